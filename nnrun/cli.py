@@ -1,0 +1,66 @@
+"""The `nnrun` command line: a click group whose commands live in nnrun/commands/.
+
+Each command module is imported only when its command runs, so `nnrun --help` and quick
+commands do not pay for importing torch. User mistakes (`UserError`) print one line and exit 2;
+anything else is a bug and keeps its traceback (exit 1).
+"""
+import importlib
+import sys
+
+import click
+
+from nnrun.errors import UserError
+
+# command name -> (module in nnrun.commands, attribute, one-line help)
+COMMANDS = {
+    "check": ("check", "check", "Show a config's layers, output shapes and parameter counts."),
+    "prepare": ("prepare", "prepare", "Turn CSV tables, image folders and MNIST files into datasets."),
+    "train": ("train", "train", "Train a network from a config on a prepared dataset."),
+    "evaluate": ("evaluate", "evaluate", "Metrics of a checkpoint on a prepared dataset split."),
+    "infer": ("infer", "infer", "Probability map and class per input from a checkpoint."),
+    "kaggle-submit": ("submit", "kaggle_submit", "Write a competition submission for a test set."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[name]
+        try:
+            loaded = importlib.import_module(f"nnrun.commands.{module}")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"nnrun.commands.{module}":
+                raise
+            return None
+        return getattr(loaded, attribute)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nnrun")
+def cli():
+    """nnrun: describe a network and its experiment as data, and run it."""
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="nnrun", standalone_mode=False)
+    except UserError as mistake:
+        click.echo(f"error: {mistake}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as mistake:
+        mistake.show()
+        sys.exit(2 if mistake.exit_code in (1, 2) else mistake.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)

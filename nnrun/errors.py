@@ -1,0 +1,16 @@
+"""The one error type for user mistakes.
+
+A `UserError` carries a one-line message that names the place (key path, layer, file, row).
+The CLI prints it without a traceback and exits 2. Anything else is a bug: traceback, exit 1.
+"""
+import difflib
+
+
+class UserError(Exception):
+    """A mistake in what the user gave us (config, data, paths, flags)."""
+
+
+def did_you_mean(word, choices):
+    """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
