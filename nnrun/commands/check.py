@@ -1,0 +1,40 @@
+"""`nnrun check CONFIG`: the layer table (index, id, layer, output shape, parameters), no training."""
+import json
+
+import click
+
+from nnrun.commands.options import set_option
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def check(config, overrides, fmt):
+    """Validate CONFIG and show its layers, output shapes and parameter counts."""
+    from nnrun.config.spec import load_spec
+    from nnrun.network.build import count_parameters
+
+    spec = load_spec(config, overrides)
+    counts = count_parameters(spec.plan)
+    rows = [{"index": node.index, "id": node.id, "layer": node.layer, "parents": node.parents,
+             "output-shape": node.out_shape.to_list(), "parameters": counts[node.id]}
+            for node in spec.plan.nodes]
+    total = sum(counts.values())
+    trainable = sum(counts[n.id] for n in spec.plan.nodes if not n.options.get("non-trainable?")
+                    and n.options.get("learning-attenuation", 1) != 0)
+    if fmt == "json":
+        click.echo(json.dumps({"config": config, "name": spec.name, "layers": rows,
+                               "total-parameters": total, "trainable-parameters": trainable}, indent=2))
+        return
+    table = [("#", "id", "layer", "output", "params")]
+    for row, node in zip(rows, spec.plan.nodes):
+        table.append((str(row["index"]), row["id"], row["layer"], str(node.out_shape), f"{row['parameters']:,}"))
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    for i, row in enumerate(table):
+        click.echo("  ".join(cell.rjust(w) if c in (0, 4) else cell.ljust(w)
+                             for c, (cell, w) in enumerate(zip(row, widths))).rstrip())
+        if i == 0:
+            click.echo("  ".join("-" * w for w in widths))
+    losses = ", ".join(f"{leaf.id}: {spec.plan.loss(leaf)}" for leaf in spec.plan.leaves)
+    click.echo(f"total parameters: {total:,} ({trainable:,} trainable); loss: {losses}")

@@ -1,0 +1,235 @@
+"""`nnrun prepare`: CSV tables, image folders, MNIST files and demo data -> prepared datasets.
+
+Thin wrappers: each subcommand turns its options into plain values and calls one function in
+nnrun/data/prepare_*.py. Nothing here imports torch, and pandas only loads for `prepare csv`.
+"""
+import os
+import shlex
+
+import click
+
+from nnrun.errors import UserError
+
+SEED = click.option("--seed", type=int, default=0, show_default=True,
+                    help="Random seed of the split (and of demo data); the same seed gives the same split.")
+FORCE = click.option("--force", is_flag=True,
+                     help="Replace a different dataset already in OUT, and redo work a previous run left.")
+QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+OUT = click.argument("out", type=click.Path(file_okay=False, path_type=str))
+
+
+def test_size(default):
+    return click.option("--test-size", default=default, show_default=True,
+                        help="Examples held out for testing: a count (50000) or a fraction (0.2); 0 for none.")
+
+
+def validation_size(default, what="taken from what the test split leaves"):
+    return click.option("--validation-size", default=default, show_default=True,
+                        help=f"Examples for validation, {what}: a count or a fraction; 0 for none.")
+
+
+@click.group()
+def prepare():
+    """Turn raw data into a prepared dataset folder (docs/formats.md) for train and kaggle-submit."""
+
+
+@prepare.command("csv")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=str))
+@OUT
+@click.option("--label", metavar="COLUMN", help="The label column (numbers or strings).")
+@click.option("--drop", metavar="COLUMN", multiple=True,
+              help="A column that is neither feature nor label (repeat, or separate with commas).")
+@click.option("--id", "id_column", metavar="COLUMN", help="A column of item ids, kept in order (not a feature).")
+@click.option("--unlabelled", is_flag=True, help="A test set without labels: keep every row, in order.")
+@test_size("0.2")
+@validation_size("0")
+@SEED
+@FORCE
+@QUIET
+def csv_command(file, out, label, drop, id_column, unlabelled, test_size, validation_size, seed, force, quiet):
+    """A CSV table (.csv, .csv.gz, .tsv, ...) -> stratified train/validation/test splits.
+
+    Features are stored raw as float32; their mean and std on the training split go in the
+    manifest. Example: nnrun prepare csv creditcard.csv.gz data/cc --label Class --drop Time
+    """
+    from nnrun.data.prepare_csv import CsvOptions, prepare_csv
+    from nnrun.data.prepare_split import parse_size
+
+    options = CsvOptions(
+        label=label, drop=tuple(c.strip() for d in drop for c in d.split(",") if c.strip()),
+        id_column=id_column, unlabelled=unlabelled, seed=seed,
+        test_size=0 if unlabelled else parse_size(test_size, "--test-size"),
+        validation_size=0 if unlabelled else parse_size(validation_size, "--validation-size"))
+    result = prepare_csv(file, out, options, command=command_line(), force=force)
+    report(out, result, quiet)
+
+
+@prepare.command("images")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=str))
+@OUT
+@click.option("--size", type=click.IntRange(1, 4096), required=True,
+              help="Images are resized to SIZE x SIZE pixels (Cortex's cats vs dogs: 52).")
+@click.option("--channels", type=click.Choice(["1", "3"]), default="3", show_default=True,
+              help="1: grayscale, 3: RGB.")
+@click.option("--label-pattern", metavar="REGEX",
+              help="Flat folders: the label is REGEX's first group in the file name "
+                   "(default: the text before the first dot, cat.123.jpg -> cat).")
+@click.option("--unlabelled", is_flag=True,
+              help="A flat test set without labels: keep every image with its id (the file stem), in order.")
+@test_size("0.2")
+@validation_size("0")
+@click.option("--png", is_flag=True, help="Also write the browsable PNG tree png/training/<label>/N.png ...")
+@click.option("--strict", is_flag=True, help="An unreadable image is an error (by default it is skipped).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Worker processes [default: all cores].")
+@SEED
+@FORCE
+@QUIET
+def images_command(src, out, size, channels, label_pattern, unlabelled, test_size, validation_size, png,
+                   strict, jobs, seed, force, quiet):
+    """A folder of images -> uint8 [N, C, SIZE, SIZE] splits.
+
+    SRC holds one folder per class (cat/, dog/), or the images themselves with the label in the
+    file name (cat.1.jpg). Each image is decoded once, on all cores; an interrupted run resumes.
+    """
+    from nnrun.data.prepare_images import ImageOptions, prepare_images
+    from nnrun.data.prepare_split import parse_size
+
+    options = ImageOptions(
+        size=size, channels=int(channels), label_pattern=label_pattern, unlabelled=unlabelled,
+        test_size=0 if unlabelled else parse_size(test_size, "--test-size"),
+        validation_size=0 if unlabelled else parse_size(validation_size, "--validation-size"),
+        png=png, seed=seed)
+    result = prepare_images(src, out, options, command=command_line(), force=force, strict=strict,
+                            jobs=jobs or _cores(), quiet=quiet, warn=_warn)
+    report(out, result, quiet)
+
+
+@prepare.command("mnist")
+@click.argument("directory", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=str))
+@OUT
+@click.option("--validation-size", default="0", show_default=True,
+              help="Take the LAST N training images (a count, or a fraction) as the validation split.")
+@click.option("--png", is_flag=True, help="Also write the browsable PNG tree png/training/<label>/N.png ...")
+@SEED
+@FORCE
+@QUIET
+def mnist_command(directory, out, validation_size, png, seed, force, quiet):
+    """The four MNIST IDX files (gzipped or raw) in DIR -> train/test (and validation) splits."""
+    from nnrun.data.prepare_mnist import prepare_mnist
+    from nnrun.data.prepare_split import parse_size
+
+    result = prepare_mnist(directory, out, validation_size=parse_size(validation_size, "--validation-size"),
+                           png=png, seed=seed, command=command_line(), force=force)
+    report(out, result, quiet)
+
+
+@prepare.group("demo")
+def demo():
+    """Small deterministic synthetic datasets, for a first run on a fresh machine."""
+
+
+@demo.command("fraud")
+@OUT
+@click.option("--rows", type=click.IntRange(100, 10_000_000), default=20_000, show_default=True)
+@test_size("0.2")
+@validation_size("0.2")
+@SEED
+@FORCE
+@QUIET
+def demo_fraud(out, rows, test_size, validation_size, seed, force, quiet):
+    """A fraud-like table: 29 features (V1..V28, Amount), 0.25% positives that can be learnt."""
+    from nnrun.data.prepare_demo import prepare_demo_fraud
+    from nnrun.data.prepare_split import parse_size
+
+    result = prepare_demo_fraud(out, rows=rows, test_size=parse_size(test_size, "--test-size"),
+                                validation_size=parse_size(validation_size, "--validation-size"),
+                                seed=seed, command=command_line(), force=force)
+    report(out, result, quiet)
+
+
+@demo.command("shapes")
+@OUT
+@click.option("--count", type=click.IntRange(30, 1_000_000), default=3000, show_default=True,
+              help="Images in all (a third of each shape).")
+@click.option("--size", type=click.IntRange(8, 1024), default=28, show_default=True)
+@click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
+@test_size("0.2")
+@validation_size("0.2")
+@click.option("--png", is_flag=True, help="Also write the browsable PNG tree png/training/<label>/N.png ...")
+@SEED
+@FORCE
+@QUIET
+def demo_shapes(out, count, size, channels, test_size, validation_size, png, seed, force, quiet):
+    """Drawn circles, squares and triangles at random places, sizes and angles, with noise."""
+    from nnrun.data.prepare_demo import prepare_demo_shapes
+    from nnrun.data.prepare_split import parse_size
+
+    result = prepare_demo_shapes(out, count=count, size=size, channels=int(channels),
+                                 test_size=parse_size(test_size, "--test-size"),
+                                 validation_size=parse_size(validation_size, "--validation-size"),
+                                 png=png, seed=seed, command=command_line(), force=force)
+    report(out, result, quiet)
+
+
+def command_line():
+    """The command as typed (options in a fixed order), from the parameters click parsed.
+
+    Rebuilt rather than taken from sys.argv so it is right however nnrun was started
+    (console script, python -m nnrun, or in-process from a test).
+    """
+    ctx = click.get_current_context()
+    words = []
+    for level in reversed(list(_chain(ctx))):
+        words.append(level.info_name)
+        for param in level.command.params:
+            value = level.params.get(param.name)
+            source = level.get_parameter_source(param.name)
+            if isinstance(param, click.Argument):
+                words.append(str(value))
+            elif source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+                flag = max(param.opts, key=len)
+                if param.is_flag:
+                    words.append(flag)
+                else:
+                    for item in value if param.multiple else [value]:
+                        words += [flag, str(item)]
+    return shlex.join(words)
+
+
+def _chain(ctx):
+    while ctx is not None:
+        yield ctx
+        ctx = ctx.parent
+
+
+def report(out, manifest, quiet):
+    """One line per split, or a note that OUT was already up to date."""
+    if manifest is None:
+        if not quiet:
+            click.echo(f"{out} already holds this dataset (same options, same sources): nothing to do; "
+                       f"--force rebuilds it")
+        return
+    if quiet:
+        return
+    shape = (f"{len(manifest['features'])} features" if manifest["kind"] == "table"
+             else "{channels}x{size}x{size} images".format(**manifest["image"]))
+    click.echo(f"prepared {out}: {shape}, classes {', '.join(manifest['classes']) or '(unlabelled)'}")
+    for name, split in manifest["splits"].items():
+        counts = split.get("class-counts")
+        per_class = f" ({', '.join(f'{c} {k}' for c, k in counts.items())})" if counts else ""
+        click.echo(f"  {name:<10} {split['count']:>8}{per_class}")
+
+
+def _warn(message):
+    click.echo(f"warning: {message}", err=True)
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+__all__ = ["prepare", "UserError"]

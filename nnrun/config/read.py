@@ -1,0 +1,91 @@
+"""Read a config file (YAML or EDN) into plain data, and apply `--set key.path=value` overrides."""
+from pathlib import Path
+
+import yaml
+
+from nnrun.config import edn
+from nnrun.errors import UserError
+
+YAML_SUFFIXES = (".yaml", ".yml")
+EDN_SUFFIXES = (".edn",)
+
+
+def read_config_file(path):
+    """The config at `path` as plain data (dicts, lists, strings, numbers)."""
+    path = Path(path)
+    if path.suffix.lower() not in YAML_SUFFIXES + EDN_SUFFIXES:
+        raise UserError(f"{path}: unknown config type '{path.suffix}' (use .yaml, .yml or .edn)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a config file") from None
+    except (OSError, UnicodeDecodeError) as problem:
+        raise UserError(f"{path}: cannot read: {problem}") from None
+    if path.suffix.lower() in EDN_SUFFIXES:
+        data = edn.loads(text, source=str(path))
+    else:
+        data = _load_yaml(text, str(path))
+    if isinstance(data, list):  # a bare network, as a Cortex description is
+        data = {"network": data}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config is a map with a 'network' section, got {type(data).__name__}")
+    return data
+
+
+def _load_yaml(text, source):
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        what = getattr(problem, "problem", None) or str(problem).splitlines()[0]
+        raise UserError(f"{source}: YAML syntax error at {where}: {what}") from None
+    if data is None:
+        raise UserError(f"{source}: the file is empty")
+    return data
+
+
+def parse_override(text):
+    """`train.optimizer.lr=0.01` -> (["train", "optimizer", "lr"], 0.01); the value is YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set {text}: expected KEY.PATH=VALUE")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw  # not YAML: take the text as it is (a path with odd characters, say)
+    path = []
+    for part in key.strip().split("."):
+        if not part:
+            raise UserError(f"--set {text}: empty part in key path '{key}'")
+        path.append(int(part) if part.isdigit() else part)
+    return path, value
+
+
+def apply_overrides(config, overrides):
+    """Return `config` with each `--set` override applied (creating maps on the way)."""
+    for text in overrides or ():
+        path, value = parse_override(text)
+        node = config
+        for depth, part in enumerate(path[:-1]):
+            where = ".".join(str(p) for p in path[: depth + 1])
+            if isinstance(node, list):
+                if not isinstance(part, int) or part >= len(node):
+                    raise UserError(f"--set {text}: '{where}' is not an index of a {len(node)}-item list")
+                node = node[part]
+                continue
+            if not isinstance(node, dict):
+                raise UserError(f"--set {text}: '{where}' is inside a value that is not a map")
+            if not isinstance(node.get(part), (dict, list)):
+                node[part] = {}
+            node = node[part]
+        last = path[-1]
+        if isinstance(node, list):
+            if not isinstance(last, int) or last >= len(node):
+                raise UserError(f"--set {text}: no item {last} in a {len(node)}-item list")
+        elif not isinstance(node, dict):
+            raise UserError(f"--set {text}: cannot set a key inside a value that is not a map")
+        node[last] = value
+    return config

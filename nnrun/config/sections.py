@@ -1,0 +1,166 @@
+"""The `data` and `train` sections of a config: every key, its check and its default.
+
+`nnrun train CONFIG --print-config` shows the result of `validate_map` over these, so what a
+run used is always visible. Keys are kebab-case, as in Cortex.
+"""
+from nnrun.config.schema import (Field, any_of, boolean, integer, list_of, number, one_of, section, text,
+                                 validate_map)
+from nnrun.errors import UserError, did_you_mean
+
+# ---- data ------------------------------------------------------------------------------------
+
+PREPROCESSING = ("auto", "standardize", "centered", "unit", "none")
+
+DATA_FIELDS = {
+    "path": Field(text(null=True), None, "the prepared dataset folder (made by `nnrun prepare`)"),
+    "train-split": Field(text(), "train", "the split that trains"),
+    "selection-split": Field(text(), "auto", "the split that selects the best epoch: auto = "
+                             "validation when the dataset has one, else test"),
+    "preprocessing": Field(one_of(*PREPROCESSING), "auto",
+                           "auto: standardize tables, centered images; centered: pixel/255 − 0.5 "
+                           "(Cortex); unit: pixel/256 (the from-scratch network); standardize: "
+                           "training-split mean/std; none: as stored"),
+}
+
+
+def data_section(value, path="data"):
+    """`data: PATH` is short for `data: {path: PATH}`."""
+    if isinstance(value, str):
+        value = {"path": value}
+    return validate_map(value, DATA_FIELDS, path)
+
+
+# ---- optimizer -------------------------------------------------------------------------------
+
+# Cortex's defaults for each optimizer.
+OPTIMIZER_DEFAULTS = {
+    "adam": {"learning-rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+    "adadelta": {"learning-rate": 1.0, "rho": 0.95, "epsilon": 1e-6},
+    "sgd": {"learning-rate": 0.001, "momentum": 0.9, "nesterov": True},
+}
+OPTIMIZER_FIELDS = {
+    "type": Field(one_of(*OPTIMIZER_DEFAULTS), "adam", "adam, adadelta or sgd"),
+    "learning-rate": Field(number(above=0, null=True), None, "the step size", aliases=("lr",)),
+    "beta1": Field(number(0, 1, null=True)), "beta2": Field(number(0, 1, null=True)),
+    "epsilon": Field(number(above=0, null=True)),
+    "rho": Field(number(0, 1, null=True), None, "adadelta's decay (Cortex's decay 0.05 is rho 0.95)"),
+    "momentum": Field(number(0, null=True), None, "sgd momentum; 0 gives plain SGD"),
+    "nesterov": Field(any_of(boolean, one_of(None)), None),
+    "weight-decay": Field(number(0), 0.0, "L2 penalty on weights, applied by the optimizer"),
+}
+
+
+def optimizer_section(value, path):
+    if isinstance(value, str):
+        value = {"type": value}
+    resolved = validate_map(value, OPTIMIZER_FIELDS, path)
+    defaults = OPTIMIZER_DEFAULTS[resolved["type"]]
+    for key, field_value in list(resolved.items()):
+        if key in ("type", "weight-decay"):
+            continue
+        if key not in defaults:
+            if field_value is not None:
+                raise UserError(f'{path}.{key}: not an option of {resolved["type"]} '
+                                f'(its options: {", ".join(defaults)}, weight-decay)')
+            del resolved[key]
+        elif field_value is None:
+            resolved[key] = defaults[key]
+    if resolved["type"] == "sgd" and resolved["momentum"] == 0:
+        resolved["nesterov"] = False
+    return resolved
+
+
+# ---- metric, schedule, augmentation ----------------------------------------------------------
+
+METRIC_FIELDS = {
+    "name": Field(one_of("auto", "f-beta", "accuracy", "loss"), "auto",
+                  "auto: f-beta for two classes, accuracy for more, loss for autoencoders"),
+    "beta": Field(number(above=0), 1.0, "F-beta's beta: 1 weighs precision and recall equally"),
+    "positive": Field(text(null=True), None, "the positive class name (default: the last class)"),
+}
+
+SCHEDULE_FIELDS = {
+    "type": Field(one_of("step", "cosine", "reduce-on-plateau"), "step"),
+    "step-size": Field(integer(1), 10, "step: epochs between decays"),
+    "gamma": Field(number(above=0, maximum=1), 0.1, "step: the decay factor"),
+    "factor": Field(number(above=0, maximum=1), 0.5, "reduce-on-plateau: the decay factor"),
+    "patience": Field(integer(0), 3, "reduce-on-plateau: epochs without improvement before decaying"),
+    "min-learning-rate": Field(number(0), 0.0, "cosine and reduce-on-plateau: the floor"),
+}
+
+# Augmentation name -> (its parameters' fields, the parameter a bare value sets).
+AUGMENTATIONS = {
+    "variance-noise": ({"scale": Field(number(above=0), 5000.0), "class": Field(text(null=True), None)},
+                       "scale"),
+    "gaussian-noise": ({"std": Field(number(above=0), 0.1)}, "std"),
+    "rotation": ({"degrees": Field(integer(0, 180), 25)}, "degrees"),
+    "pixel-noise": ({"fraction": Field(number(0, 1), 0.25)}, "fraction"),
+    "mirror": ({"probability": Field(number(0, 1), 0.5)}, "probability"),
+    "shift": ({"pixels": Field(integer(0), 4)}, "pixels"),
+    "crop": ({"padding": Field(integer(0), 4)}, "padding"),
+    "colour-shift": ({"amount": Field(number(0), 0.1)}, "amount"),
+    "input-noise": ({"std": Field(number(0), 0.3), "fraction": Field(number(0, 1), 0.0)}, "std"),
+}
+
+
+def augmentation_item(value, path):
+    """`mirror`, `rotation: 25`, or `rotation: {degrees: 25}` -> {"name": ..., params}."""
+    if isinstance(value, str):
+        name, params = value, None
+    elif isinstance(value, dict) and len(value) == 1:
+        name, params = next(iter(value.items()))
+    elif isinstance(value, list) and value and isinstance(value[0], str):  # EDN call form
+        name, params = value[0], (value[1] if len(value) == 2 else (value[1:] or None))
+    else:
+        raise UserError(f"{path}: an augmentation is a name or name: parameters, got {value!r}")
+    if name not in AUGMENTATIONS:
+        raise UserError(f'{path}: unknown augmentation "{name}"{did_you_mean(name, AUGMENTATIONS)}')
+    fields, main = AUGMENTATIONS[name]
+    if params is not None and not isinstance(params, dict):
+        params = {main: params}
+    return {"name": name, **validate_map(params, fields, f"{path}.{name}")}
+
+
+# ---- train -----------------------------------------------------------------------------------
+
+def _threshold(value, path):
+    if value == "auto":
+        return "auto"
+    return number(0, 1)(value, path)
+
+
+def _device(value, path):
+    if value in ("auto", "cpu", "cuda") or (isinstance(value, str) and value.startswith("cuda:")
+                                             and value[5:].isdigit()):
+        return value
+    raise UserError(f"{path}: must be auto, cpu, cuda or cuda:N, got {value!r}")
+
+
+TRAIN_FIELDS = {
+    "optimizer": Field(optimizer_section, "adam", "adam (default), adadelta or sgd, with options"),
+    "batch-size": Field(integer(1), 128, "samples per step"),
+    "epoch-count": Field(integer(1, null=True), None, "epochs to run; null trains until stopped"),
+    "epoch-size": Field(integer(1, null=True), None, "samples per epoch; null: the training split's size"),
+    "sampling": Field(one_of("class-balanced", "shuffle"), "class-balanced",
+                      "class-balanced: one from each class in turn (Cortex); shuffle: plain epochs"),
+    "augmentation": Field(list_of(augmentation_item), None, "applied to training batches only"),
+    "metric": Field(section(METRIC_FIELDS, shorthand=lambda v, p: {"name": v}), "auto",
+                    "what selects the best epoch"),
+    "threshold": Field(_threshold, "auto", "binary decision threshold on P(positive); auto tunes it "
+                       "for the best F-beta on the selection split"),
+    "early-stopping": Field(integer(1, null=True), None, "stop after this many epochs without a new best"),
+    "schedule": Field(any_of(one_of(None), section(SCHEDULE_FIELDS, shorthand=lambda v, p: {"type": v})),
+                      None, "learning-rate schedule: step, cosine or reduce-on-plateau"),
+    "gradient-clipping": Field(number(above=0, null=True), None, "clip the gradient norm to this"),
+    "seed": Field(integer(0), 1, "seeds initialisation, sampling and augmentation"),
+    "device": Field(_device, "auto", "auto uses CUDA when there is one"),
+    "precision": Field(one_of("float32", "float64", "bf16", "fp16"), "float32",
+                       "bf16/fp16: mixed precision on CUDA"),
+    "init-from": Field(text(null=True), None, "a checkpoint whose matching layers (same id and shape) "
+                       "start this network"),
+    "eval-batch-size": Field(integer(1), 1024, "batch size for evaluation"),
+}
+
+
+def train_section(value, path="train"):
+    return validate_map(value, TRAIN_FIELDS, path)

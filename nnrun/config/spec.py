@@ -1,0 +1,48 @@
+"""A config file -> a validated Spec: the network plan plus the data and train sections."""
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnrun.config.read import apply_overrides, read_config_file
+from nnrun.config.schema import Field, text, validate_map
+from nnrun.config.sections import data_section, train_section
+from nnrun.network.plan import plan_network
+
+TOP_LEVEL = {
+    "network": Field(lambda v, p: v, None, "the layers, in order"),
+    "data": Field(data_section, {}, "the prepared dataset (a folder, or a map with path and splits)"),
+    "train": Field(train_section, {}, "optimizer, batch size, epochs, sampling, metric, ..."),
+    "name": Field(text(null=True), None, "the run's name (default: the config file's name)"),
+    "description": Field(text(null=True), None, "free text"),
+}
+
+
+@dataclass
+class Spec:
+    name: str
+    source: str
+    plan: object            # nnrun.network.plan.Plan
+    data: dict
+    train: dict
+    raw: dict               # the config as read, overrides applied (what a run folder records)
+
+    def resolved(self):
+        """The config with every default filled in, as plain data."""
+        out = {"name": self.name, "network": self.plan.description, "data": self.data, "train": self.train}
+        if self.raw.get("description"):
+            out["description"] = self.raw["description"]
+        return out
+
+
+def load_spec(path, overrides=()):
+    """Read, override, and validate a config file; raise UserError on any mistake."""
+    raw = apply_overrides(read_config_file(path), overrides)
+    return spec_from_data(raw, source=str(path), default_name=Path(path).stem)
+
+
+def spec_from_data(raw, source="config", default_name="config"):
+    sections = validate_map(raw, TOP_LEVEL, "config")
+    if raw.get("network") is None:
+        from nnrun.errors import UserError
+        raise UserError(f"{source}: no network section")
+    plan = plan_network(raw["network"])
+    return Spec(sections["name"] or default_name, source, plan, sections["data"], sections["train"], raw)

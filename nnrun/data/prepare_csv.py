@@ -1,0 +1,240 @@
+"""`nnrun prepare csv`: a table with a label column -> a prepared table dataset.
+
+The file is read in chunks of rows and its features go straight to a float32 scratch file in the
+output's build folder, so memory stays bounded by one chunk (plus 4 bytes of label per row)
+however long the file is. Every cell is checked on the way: an empty or non-numeric one is an
+error naming its row and column. The splits are then copied out of the scratch file.
+
+Rows are numbered from 1 after the header, so "row 2 (line 3)" is the third line of the file.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnrun.data.prepare_arrays import table_statistics, write_splits
+from nnrun.data.prepare_manifest import file_source, manifest
+from nnrun.data.prepare_output import prepare_into
+from nnrun.data.prepare_split import class_names, require_two_classes, stratified_split
+from nnrun.errors import UserError, did_you_mean
+
+CHUNK_ROWS = 50_000
+TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zip")
+
+
+@dataclass
+class CsvOptions:
+    label: str = None          # the label column; None for unlabelled sets
+    drop: tuple = ()           # columns that are neither features nor label
+    id_column: str = None      # a column of item ids (kept in order, not a feature)
+    unlabelled: bool = False
+    test_size: object = 0.2    # count or fraction (prepare_split.parse_size)
+    validation_size: object = 0
+    seed: int = 0
+
+    def as_manifest(self):
+        return {"source": "csv", "label": self.label, "drop": list(self.drop), "id": self.id_column,
+                "unlabelled": self.unlabelled, "test-size": self.test_size,
+                "validation-size": self.validation_size, "seed": self.seed}
+
+
+@dataclass
+class Table:
+    x: np.ndarray          # float32 [N, F], memory-mapped from the scratch file
+    labels: np.ndarray     # int64 [N], or None when unlabelled
+    classes: list
+    ids: object            # indexable: ids[i] is row i's id
+
+
+def prepare_csv(path, out, options, *, command, force=False):
+    """Prepare OUT from the CSV file at `path`; the manifest, or None when OUT was up to date."""
+    path = Path(path)
+    sep = text_separator(path)
+    features = feature_columns(path, read_header(path, sep), options)
+
+    def make(folder):
+        scratch = folder / "all.x.f32"
+        table = read_table(path, sep, features, options, scratch)
+        if options.unlabelled:
+            splits = {"test": np.arange(len(table.x))}
+        else:
+            splits = stratified_split(table.labels, table.classes, options.test_size,
+                                      options.validation_size, options.seed)
+        entries = write_splits(folder, table.x, table.labels, table.ids, splits, table.classes)
+        del table.x
+        scratch.unlink()
+        stats = None
+        if "train" in entries:
+            stats = table_statistics(np.load(folder / "train.x.npy", mmap_mode="r"))
+        return manifest("table", classes=table.classes, splits=entries, sources=[file_source(path)],
+                        options=options.as_manifest(), seed=options.seed, command=command,
+                        features=features, normalisation=stats, labelled=not options.unlabelled)
+
+    return prepare_into(out, options=options.as_manifest(), sources=lambda: [file_source(path)],
+                        force=force, make=make)
+
+
+def text_separator(path):
+    """The field separator for a .csv/.tsv file, optionally compressed; else a UserError."""
+    name = path.name.lower()
+    for compression in COMPRESSED:
+        for suffix, sep in TEXT_SUFFIXES.items():
+            if name.endswith(suffix + compression):
+                return sep
+    suffix = "".join(path.suffixes[-2:]) or "(none)"
+    raise UserError(f'{path}: unknown extension "{suffix}"; give a .csv or .tsv file '
+                    f"(optionally .gz, .bz2, .xz or .zip)")
+
+
+def read_header(path, sep):
+    import pandas as pd
+
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty (no header line)") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError) as problem:
+        raise UserError(f"{path} is not a readable CSV file ({_first_line(problem)})") from None
+    columns = [str(c) for c in header.columns]
+    mangled = [c for c in columns if "." in c and c.rsplit(".", 1)[0] in columns]
+    if mangled:
+        raise UserError(f'{path}: column "{mangled[0].rsplit(".", 1)[0]}" appears more than once in the header')
+    return columns
+
+
+def feature_columns(path, columns, options):
+    """Every column but the label, the id and the dropped ones; checks that those exist."""
+    def known(name, option):
+        if name not in columns:
+            raise UserError(f'{path} has no column "{name}" ({option}){did_you_mean(name, columns)}; '
+                            f"its columns are: {', '.join(columns)}")
+
+    if options.unlabelled:
+        if options.label is not None:
+            raise UserError("--unlabelled sets have no --label column; "
+                            "use --drop to leave a column out")
+    else:
+        if options.label is None:
+            raise UserError("--label COLUMN is required (or --unlabelled for a test set without labels)")
+        known(options.label, "--label")
+    if options.id_column is not None:
+        known(options.id_column, "--id")
+    for name in options.drop:
+        known(name, "--drop")
+    special = {options.label, options.id_column} - {None}
+    both = special & set(options.drop)
+    if both or (options.label is not None and options.label == options.id_column):
+        raise UserError(f'column "{sorted(both or special)[0]}" cannot be both dropped, the label and the id')
+    features = [c for c in columns if c not in special and c not in options.drop]
+    if not features:
+        raise UserError(f"{path}: no feature columns are left after --label, --id and --drop")
+    return features
+
+
+def read_table(path, sep, features, options, scratch):
+    """Stream the file's rows: features into `scratch` (raw float32), labels and ids in memory."""
+    import pandas as pd
+
+    text_columns = {c: str for c in (options.label, options.id_column) if c is not None}
+    reader = pd.read_csv(path, sep=sep, usecols=[*features, *text_columns], dtype=text_columns,
+                         keep_default_na=False, na_values=[""], chunksize=CHUNK_ROWS)
+    codes, raw_labels, ids = [], {}, []
+    rows = 0
+    with open(scratch, "wb") as sink:
+        try:
+            for chunk in reader:
+                sink.write(_features(path, chunk, features, rows).tobytes())
+                if options.label is not None:
+                    codes.append(_label_codes(path, chunk[options.label], rows, raw_labels))
+                if options.id_column is not None:
+                    ids.extend(_text(path, chunk[options.id_column], options.id_column, rows, "id"))
+                rows += len(chunk)
+        except pd.errors.ParserError as problem:
+            raise UserError(f"{path}: {_first_line(problem)}") from None
+        except (UnicodeDecodeError, OSError, EOFError) as problem:
+            raise UserError(f"{path} could not be read after row {rows} ({_first_line(problem)})") from None
+    if rows == 0:
+        raise UserError(f"{path} has a header but no rows")
+    x = np.memmap(scratch, dtype=np.float32, mode="r", shape=(rows, len(features)))
+    labels, classes = None, []
+    if options.label is not None:
+        classes, index = class_names(raw_labels)
+        lookup = np.array([index[raw] for raw in raw_labels], dtype=np.int64)  # first-seen order
+        labels = lookup[np.concatenate(codes)]
+        require_two_classes(classes, f'{path} column "{options.label}"')
+    if options.id_column is not None:
+        _check_unique(path, ids, options.id_column)
+    return Table(x=x, labels=labels, classes=classes, ids=ids if options.id_column else range(1, rows + 1))
+
+
+def _features(path, chunk, features, first_row):
+    """The chunk's features as float32 [rows, F]; a UserError at the first cell that is not a
+    finite number."""
+    import pandas as pd
+
+    frame = chunk[features]
+    if all(kind in "biuf" for kind in (dt.kind for dt in frame.dtypes)):
+        values = frame.to_numpy(dtype=np.float32, na_value=np.nan)
+    else:
+        values = np.empty((len(frame), len(features)), np.float32)
+        for j, column in enumerate(features):
+            values[:, j] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(values)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raw = frame.iloc[i, j]
+        row = first_row + i + 1
+        column = features[j]
+        if pd.isna(raw):
+            what = "empty cell"
+        else:
+            what = f'"{raw}" is not a finite number'
+            if not _is_number(raw):
+                what = f'"{raw}" is not a number (use --drop {column} if it is not a feature)'
+        raise UserError(f'{path} row {row} (line {row + 1}), column "{column}": {what}')
+    return np.ascontiguousarray(values)
+
+
+def _label_codes(path, column, first_row, seen):
+    """Codes of the chunk's labels in order of first appearance (`seen`: raw label -> code)."""
+    labels = _text(path, column, column.name, first_row, "label")
+    codes = np.empty(len(labels), np.int32)
+    for i, label in enumerate(labels):
+        code = seen.get(label)
+        if code is None:
+            code = seen[label] = len(seen)
+        codes[i] = code
+    return codes
+
+
+def _text(path, column, name, first_row, what):
+    values = column.to_numpy(dtype=object, na_value=None)
+    stripped = [v.strip() if isinstance(v, str) else v for v in values]
+    for i, value in enumerate(stripped):
+        if not value:
+            row = first_row + i + 1
+            raise UserError(f'{path} row {row} (line {row + 1}), column "{name}": empty {what}')
+    return stripped
+
+
+def _check_unique(path, ids, column):
+    seen = {}
+    for row, value in enumerate(ids, start=1):
+        if value in seen:
+            raise UserError(f'{path} column "{column}": id "{value}" appears in rows {seen[value]} and {row}; '
+                            f"ids must be unique")
+        seen[value] = row
+
+
+def _is_number(text):
+    try:
+        float(str(text))
+        return True
+    except ValueError:
+        return False
+
+
+def _first_line(problem):
+    return str(problem).strip().splitlines()[0] if str(problem).strip() else type(problem).__name__

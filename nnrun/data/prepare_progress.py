@@ -1,0 +1,28 @@
+"""Progress bars: on a terminal only, and never with --quiet."""
+import sys
+
+
+class _Silent:
+    """Stands in for a tqdm bar when none is shown (and spares importing tqdm)."""
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def bar(total, description, quiet=False):
+    if quiet or not sys.stderr.isatty():
+        return _Silent()
+    from tqdm import tqdm
+
+    # No monitor thread: it would be copied into forked workers and it wakes up for nothing.
+    tqdm.monitor_interval = 0
+    return tqdm(total=total, desc=description, unit="img", leave=False, dynamic_ncols=True)

@@ -1,0 +1,77 @@
+"""How stored arrays become network inputs, the same way in training and in inference.
+
+A checkpoint carries this as plain data (`to_dict`), so `infer` turns a raw photo or CSV row
+into exactly what the network saw in training, with no config file.
+
+Modes:
+  standardize  (x − mean) / std with the training split's statistics (tables: per feature,
+               images: per channel, in 0..255 pixel units)
+  centered     pixel / 255 − 0.5, Cortex's image scaling
+  unit         pixel / 256, the from-scratch MNIST network's scaling
+  none         as stored
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MODES = ("standardize", "centered", "unit", "none")
+
+
+@dataclass
+class Preprocessing:
+    kind: str                          # "table" or "images"
+    mode: str
+    mean: list = field(default_factory=list)
+    std: list = field(default_factory=list)
+    features: list = field(default_factory=list)   # tables: column names, in order
+    image_size: int = 0                # images: side in pixels
+    channels: int = 0
+
+    @classmethod
+    def from_manifest(cls, manifest, mode="auto"):
+        kind = manifest["kind"]
+        if mode == "auto":
+            mode = "standardize" if kind == "table" else "centered"
+        norm = manifest.get("normalisation") or {}
+        image = manifest.get("image") or {}
+        return cls(kind, mode, list(norm.get("mean") or []), list(norm.get("std") or []),
+                   list(manifest.get("features") or []), int(image.get("size") or 0),
+                   int(image.get("channels") or 0))
+
+    @classmethod
+    def from_dict(cls, value):
+        return cls(value["kind"], value["mode"], list(value.get("mean") or []), list(value.get("std") or []),
+                   list(value.get("features") or []), int(value.get("image-size") or 0),
+                   int(value.get("channels") or 0))
+
+    def to_dict(self):
+        return {"kind": self.kind, "mode": self.mode, "mean": self.mean, "std": self.std,
+                "features": self.features, "image-size": self.image_size, "channels": self.channels}
+
+    def scale_and_shift(self):
+        """(scale, shift) arrays such that input = stored · scale + shift, shaped to broadcast
+        over a batch ([F] for tables, [C, 1, 1] for images)."""
+        if self.mode == "standardize":
+            std = np.asarray(self.std, dtype=np.float64)
+            std = np.where(std > 0, std, 1.0)  # a constant feature stays as it is, centred
+            scale = 1.0 / std
+            shift = -np.asarray(self.mean, dtype=np.float64) * scale
+        elif self.mode == "centered":
+            scale, shift = np.array([1 / 255.0]), np.array([-0.5])
+        elif self.mode == "unit":
+            scale, shift = np.array([1 / 256.0]), np.array([0.0])
+        else:
+            scale, shift = np.array([1.0]), np.array([0.0])
+        if self.kind == "images":
+            scale, shift = scale.reshape(-1, 1, 1), shift.reshape(-1, 1, 1)
+        return scale.astype(np.float32), shift.astype(np.float32)
+
+    def apply(self, x):
+        """Stored values (numpy or torch, uint8 images or float tables) -> float32 inputs."""
+        scale, shift = self.scale_and_shift()
+        if isinstance(x, np.ndarray):
+            return x.astype(np.float32) * scale + shift
+        import torch
+        s = torch.from_numpy(scale).to(x.device)
+        t = torch.from_numpy(shift).to(x.device)
+        return x.float() * s + t
