@@ -260,7 +260,7 @@ def _little_endian(raw, unit):
 # ----------------------------------------------------------------------------------------- reading
 
 def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES):
-    """The payload of the checkpoint at `path`, tensors as CPU tensors. Any problem is a UserError."""
+    """The payload of the checkpoint at `path`, tensors as CPU tensors; any problem: UserError."""
     data = _read_file(path, max_bytes)
     where = os.fspath(path)
     header = _parse_outer(data, where)
@@ -425,5 +425,5 @@ def _decode_ext(code, data):
         raw = _little_endian(raw, _unit(dtype.itemsize, dtype.kind == "c"))
         return np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
     except (RuntimeError, ValueError, OverflowError) as e:
-        raise _BadArray(f"{kind} of dtype {name} and shape {list(shape)} cannot be built ({_why(e)})") \
-            from None
+        raise _BadArray(f"{kind} of dtype {name} and shape {list(shape)} cannot be built "
+                        f"({_why(e)})") from None

@@ -1,10 +1,9 @@
-"""The checkpoint codec: bit-exact round trips, atomic writes, and a UserError for every bad file."""
+"""The checkpoint codec: bit-exact round trips, atomic writes, a UserError for every bad file."""
 import hashlib
 import json
 import math
 import os
 import pickle
-import sys
 import time
 from pathlib import Path
 
@@ -40,7 +39,7 @@ def random_tensor(dtype, shape, gen):
 
 
 def craft(path, body, *, version=1, checksum=None, fmt="nnrun-checkpoint"):
-    """A file laid out like a checkpoint around arbitrary payload bytes (checksum right unless given)."""
+    """A file laid out like a checkpoint around any payload bytes (right checksum by default)."""
     outer = {"format": fmt, "version": version, "payload": body,
              "sha256": checksum if checksum is not None else hashlib.sha256(body).hexdigest()}
     path.write_bytes(msgpack.packb(outer, use_bin_type=True))
