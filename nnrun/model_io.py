@@ -35,8 +35,9 @@ class LoadedModel:
 
 
 def model_payload(network, *, classes, preprocessing, positive=None, threshold=None, train=None,
-                  epoch=None, metrics=None, dataset=None, resume=None):
-    """The plain-data value a model checkpoint stores."""
+                  epoch=None, metrics=None, dataset=None, resume=None, config=None):
+    """The plain-data value a model checkpoint stores. `config`: the resolved config that trained it
+    (name, network, data, train), which `nnrun train --resume` compares an edited config against."""
     state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
     payload = {
         "kind": KIND, "nnrun-version": __version__,
@@ -48,6 +49,8 @@ def model_payload(network, *, classes, preprocessing, positive=None, threshold=N
         "preprocessing": preprocessing.to_dict(),
         "train": train, "epoch": epoch, "metrics": metrics, "dataset": dataset,
     }
+    if config is not None:
+        payload["config"] = config
     if resume is not None:
         payload["resume"] = resume
     return payload

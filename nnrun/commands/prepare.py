@@ -8,8 +8,6 @@ import shlex
 
 import click
 
-from nnrun.errors import UserError
-
 SEED = click.option("--seed", type=int, default=0, show_default=True,
                     help="Random seed of the split (and of demo data); the same seed gives the same split.")
 FORCE = click.option("--force", is_flag=True,
@@ -18,14 +16,28 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no
 OUT = click.argument("out", type=click.Path(file_okay=False, path_type=str))
 
 
-def test_size(default):
-    return click.option("--test-size", default=default, show_default=True,
-                        help="Examples held out for testing: a count (50000) or a fraction (0.2); 0 for none.")
+class SplitSize(click.ParamType):
+    """A split size: a count (50000) or a fraction (0.2), parsed by prepare_split.parse_size."""
+
+    name = "COUNT|FRACTION"
+
+    def convert(self, value, param, ctx):
+        from nnrun.data.prepare_split import parse_size
+
+        return parse_size(value, param.opts[0] if param else "size")
 
 
-def validation_size(default, what="taken from what the test split leaves"):
-    return click.option("--validation-size", default=default, show_default=True,
-                        help=f"Examples for validation, {what}: a count or a fraction; 0 for none.")
+def split_sizes(test="0.2", validation="0"):
+    """The --test-size and --validation-size options, with these defaults."""
+    def decorate(command):
+        command = click.option(
+            "--validation-size", type=SplitSize(), default=validation, show_default=True,
+            help="Examples for validation, taken from what the test split leaves: a count or a fraction; "
+                 "0 for none.")(command)
+        return click.option(
+            "--test-size", type=SplitSize(), default=test, show_default=True,
+            help="Examples held out for testing: a count (50000) or a fraction (0.2); 0 for none.")(command)
+    return decorate
 
 
 @click.group()
@@ -41,8 +53,7 @@ def prepare():
               help="A column that is neither feature nor label (repeat, or separate with commas).")
 @click.option("--id", "id_column", metavar="COLUMN", help="A column of item ids, kept in order (not a feature).")
 @click.option("--unlabelled", is_flag=True, help="A test set without labels: keep every row, in order.")
-@test_size("0.2")
-@validation_size("0")
+@split_sizes()
 @SEED
 @FORCE
 @QUIET
@@ -53,14 +64,12 @@ def csv_command(file, out, label, drop, id_column, unlabelled, test_size, valida
     manifest. Example: nnrun prepare csv creditcard.csv.gz data/cc --label Class --drop Time
     """
     from nnrun.data.prepare_csv import CsvOptions, prepare_csv
-    from nnrun.data.prepare_split import parse_size
 
     options = CsvOptions(
         label=label, drop=tuple(c.strip() for d in drop for c in d.split(",") if c.strip()),
         id_column=id_column, unlabelled=unlabelled, seed=seed,
-        test_size=0 if unlabelled else parse_size(test_size, "--test-size"),
-        validation_size=0 if unlabelled else parse_size(validation_size, "--validation-size"))
-    result = prepare_csv(file, out, options, command=command_line(), force=force)
+        test_size=0 if unlabelled else test_size, validation_size=0 if unlabelled else validation_size)
+    result = prepare_csv(file, out, options, command=command_line(), force=force, quiet=quiet)
     report(out, result, quiet)
 
 
@@ -76,8 +85,7 @@ def csv_command(file, out, label, drop, id_column, unlabelled, test_size, valida
                    "(default: the text before the first dot, cat.123.jpg -> cat).")
 @click.option("--unlabelled", is_flag=True,
               help="A flat test set without labels: keep every image with its id (the file stem), in order.")
-@test_size("0.2")
-@validation_size("0")
+@split_sizes()
 @click.option("--png", is_flag=True, help="Also write the browsable PNG tree png/training/<label>/N.png ...")
 @click.option("--strict", is_flag=True, help="An unreadable image is an error (by default it is skipped).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
@@ -93,22 +101,21 @@ def images_command(src, out, size, channels, label_pattern, unlabelled, test_siz
     file name (cat.1.jpg). Each image is decoded once, on all cores; an interrupted run resumes.
     """
     from nnrun.data.prepare_images import ImageOptions, prepare_images
-    from nnrun.data.prepare_split import parse_size
 
     options = ImageOptions(
         size=size, channels=int(channels), label_pattern=label_pattern, unlabelled=unlabelled,
-        test_size=0 if unlabelled else parse_size(test_size, "--test-size"),
-        validation_size=0 if unlabelled else parse_size(validation_size, "--validation-size"),
+        test_size=0 if unlabelled else test_size, validation_size=0 if unlabelled else validation_size,
         png=png, seed=seed)
     result = prepare_images(src, out, options, command=command_line(), force=force, strict=strict,
-                            jobs=jobs or _cores(), quiet=quiet, warn=_warn)
+                            jobs=jobs or _cores(), quiet=quiet, warn=_warn,
+                            note=None if quiet else _note)
     report(out, result, quiet)
 
 
 @prepare.command("mnist")
 @click.argument("directory", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=str))
 @OUT
-@click.option("--validation-size", default="0", show_default=True,
+@click.option("--validation-size", type=SplitSize(), default="0", show_default=True,
               help="Take the LAST N training images (a count, or a fraction) as the validation split.")
 @click.option("--png", is_flag=True, help="Also write the browsable PNG tree png/training/<label>/N.png ...")
 @SEED
@@ -117,10 +124,9 @@ def images_command(src, out, size, channels, label_pattern, unlabelled, test_siz
 def mnist_command(directory, out, validation_size, png, seed, force, quiet):
     """The four MNIST IDX files (gzipped or raw) in DIR -> train/test (and validation) splits."""
     from nnrun.data.prepare_mnist import prepare_mnist
-    from nnrun.data.prepare_split import parse_size
 
-    result = prepare_mnist(directory, out, validation_size=parse_size(validation_size, "--validation-size"),
-                           png=png, seed=seed, command=command_line(), force=force)
+    result = prepare_mnist(directory, out, validation_size=validation_size,
+                           png=png, seed=seed, command=command_line(), force=force, jobs=_cores(), quiet=quiet)
     report(out, result, quiet)
 
 
@@ -132,19 +138,15 @@ def demo():
 @demo.command("fraud")
 @OUT
 @click.option("--rows", type=click.IntRange(100, 10_000_000), default=20_000, show_default=True)
-@test_size("0.2")
-@validation_size("0.2")
+@split_sizes(validation="0.2")
 @SEED
 @FORCE
 @QUIET
 def demo_fraud(out, rows, test_size, validation_size, seed, force, quiet):
     """A fraud-like table: 29 features (V1..V28, Amount), 0.25% positives that can be learnt."""
     from nnrun.data.prepare_demo import prepare_demo_fraud
-    from nnrun.data.prepare_split import parse_size
 
-    result = prepare_demo_fraud(out, rows=rows, test_size=parse_size(test_size, "--test-size"),
-                                validation_size=parse_size(validation_size, "--validation-size"),
-                                seed=seed, command=command_line(), force=force)
+    result = prepare_demo_fraud(out, rows=rows, test_size=test_size, validation_size=validation_size, seed=seed, command=command_line(), force=force)
     report(out, result, quiet)
 
 
@@ -154,8 +156,7 @@ def demo_fraud(out, rows, test_size, validation_size, seed, force, quiet):
               help="Images in all (a third of each shape).")
 @click.option("--size", type=click.IntRange(8, 1024), default=28, show_default=True)
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True)
-@test_size("0.2")
-@validation_size("0.2")
+@split_sizes(validation="0.2")
 @click.option("--png", is_flag=True, help="Also write the browsable PNG tree png/training/<label>/N.png ...")
 @SEED
 @FORCE
@@ -163,12 +164,10 @@ def demo_fraud(out, rows, test_size, validation_size, seed, force, quiet):
 def demo_shapes(out, count, size, channels, test_size, validation_size, png, seed, force, quiet):
     """Drawn circles, squares and triangles at random places, sizes and angles, with noise."""
     from nnrun.data.prepare_demo import prepare_demo_shapes
-    from nnrun.data.prepare_split import parse_size
 
     result = prepare_demo_shapes(out, count=count, size=size, channels=int(channels),
-                                 test_size=parse_size(test_size, "--test-size"),
-                                 validation_size=parse_size(validation_size, "--validation-size"),
-                                 png=png, seed=seed, command=command_line(), force=force)
+                                 test_size=test_size, validation_size=validation_size, png=png, seed=seed, command=command_line(), force=force, jobs=_cores(),
+                                 quiet=quiet)
     report(out, result, quiet)
 
 
@@ -225,11 +224,13 @@ def _warn(message):
     click.echo(f"warning: {message}", err=True)
 
 
+def _note(message):
+    click.echo(message, err=True)
+
+
 def _cores():
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
 
-
-__all__ = ["prepare", "UserError"]

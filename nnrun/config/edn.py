@@ -45,7 +45,7 @@ def _call_to_plain(form):
         item = rest[i]
         if isinstance(item, Keyword):
             if i + 1 >= len(rest):
-                raise UserError(f"EDN: ({to_plain(head)} ...): keyword :{item.name} has no value")
+                raise UserError(f"({to_plain(head)} ...): keyword :{item.name} has no value")
             keywords[_name(item)] = to_plain(rest[i + 1])
             i += 2
             continue
@@ -65,14 +65,30 @@ def loads(text, source="config"):
     try:
         forms = edn_format.loads_all(text)
     except Exception as problem:  # the EDN library raises several types, none with a line number
-        raise UserError(f"{source}: EDN syntax error {_locate(text)}: {problem}") from None
+        where, detail = _locate(text), _describe(problem)
+        detail = "" if detail in where else f": {detail}"
+        raise UserError(f"{source}: EDN syntax error {where}{detail}") from None
     if not forms:
         raise UserError(f"{source}: the file is empty")
     value = forms[-1]
     # Clojure source pasted as it is: (def name value) or (def name "doc" value)
     if isinstance(value, tuple) and value and isinstance(value[0], Symbol) and value[0].name == "def":
         value = value[-1]
-    return to_plain(value)
+    try:
+        return to_plain(value)
+    except UserError as mistake:
+        raise UserError(f"{source}: {mistake}") from None
+
+
+def _describe(problem):
+    """The parser's message without its internals: `LexToken(VECTOR_END,']',1,27)` -> unexpected ']'."""
+    text = str(problem)
+    token = re.match(r"LexToken\(\w+,'(.*)',\d+,\d+\)$", text)
+    if token:
+        return f"unexpected '{token.group(1)}'"
+    if text.startswith("EOF Reached"):
+        return "the text ends inside an unclosed form"
+    return re.sub(r" with lexpos \d+", "", text).splitlines()[0]
 
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}

@@ -34,13 +34,32 @@ def read_config_file(path):
     return data
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one map is an error, not ignored."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice in one map", key_node.start_mark)
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
 def _load_yaml(text, source):
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
         what = getattr(problem, "problem", None) or str(problem).splitlines()[0]
+        if "'?'" in what:  # `{non-trainable?: true}`: YAML ends a plain key at '?' inside {...}
+            what += ' (inside {...} quote a key that ends in "?": {"non-trainable?": true})'
         raise UserError(f"{source}: YAML syntax error at {where}: {what}") from None
     if data is None:
         raise UserError(f"{source}: the file is empty")
@@ -64,6 +83,11 @@ def parse_override(text):
     return path, value
 
 
+# Keys whose plain value is short for a map, and the key that value stands for.
+SHORTHANDS = {("data",): "path", ("train", "optimizer"): "type", ("train", "metric"): "name",
+              ("train", "schedule"): "type"}
+
+
 def apply_overrides(config, overrides):
     """Return `config` with each `--set` override applied (creating maps on the way)."""
     for text in overrides or ():
@@ -78,8 +102,15 @@ def apply_overrides(config, overrides):
                 continue
             if not isinstance(node, dict):
                 raise UserError(f"--set {text}: '{where}' is inside a value that is not a map")
-            if not isinstance(node.get(part), (dict, list)):
+            current = node.get(part)
+            if current is None:
                 node[part] = {}
+            elif not isinstance(current, (dict, list)):
+                # `data: PATH`, `optimizer: sgd`: the short form of a map; expand it, keep the value
+                main = SHORTHANDS.get(tuple(p for p in path[: depth + 1] if not isinstance(p, int)))
+                if main is None:
+                    raise UserError(f"--set {text}: '{where}' is {current!r}, not a map")
+                node[part] = {main: current}
             node = node[part]
         last = path[-1]
         if isinstance(node, list):

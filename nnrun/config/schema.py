@@ -22,12 +22,19 @@ def _kind(value):
     return "null" if value is None else type(value).__name__
 
 
+def key_path(path, key):
+    """`train` + `batch-size` -> `train.batch-size`; the top level has the empty path."""
+    return f"{path}.{key}" if path else str(key)
+
+
 def validate_map(value, fields, path):
-    """The map `value` checked against `fields`, with defaults for missing keys."""
+    """The map `value` checked against `fields`, with defaults for missing keys.
+
+    `path` is the map's key path (`train.optimizer`), or "" for the top level of a config."""
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        raise UserError(f"{path}: must be a map, got {_kind(value)} {value!r}")
+        raise UserError(f"{path or 'the config'}: must be a map, got {_kind(value)} {value!r}")
     names = {}
     for key, field in fields.items():
         names[key] = key
@@ -36,14 +43,15 @@ def validate_map(value, fields, path):
     given = {}
     for key, item in value.items():
         if key not in names:
-            raise UserError(f'{path}: unknown key "{key}"{did_you_mean(key, fields)}')
+            where = f"{path}: unknown key" if path else "unknown top-level key"
+            raise UserError(f'{where} "{key}"{did_you_mean(key, fields)}')
         canonical = names[key]
         if canonical in given:
-            raise UserError(f"{path}: {canonical} is given twice (as {key})")
+            raise UserError(f"{key_path(path, canonical)}: given twice (the second time as {key})")
         given[canonical] = item
     resolved = {}
     for key, field in fields.items():
-        where = f"{path}.{key}"
+        where = key_path(path, key)
         if key in given:
             resolved[key] = field.check(given[key], where)
         else:

@@ -16,6 +16,8 @@ DATA_FIELDS = {
     "train-split": Field(text(), "train", "the split that trains"),
     "selection-split": Field(text(), "auto", "the split that selects the best epoch: auto = "
                              "validation when the dataset has one, else test"),
+    "test-split": Field(text(), "auto", "the split the best checkpoint is tested on at the end: auto = "
+                        "test when it exists and does not select; none = no final test"),
     "preprocessing": Field(one_of(*PREPROCESSING), "auto",
                            "auto: standardize tables, centered images; centered: pixel/255 − 0.5 "
                            "(Cortex); unit: pixel/256 (the from-scratch network); standardize: "
@@ -159,6 +161,9 @@ TRAIN_FIELDS = {
     "init-from": Field(text(null=True), None, "a checkpoint whose matching layers (same id and shape) "
                        "start this network"),
     "eval-batch-size": Field(integer(1), 1024, "batch size for evaluation"),
+    "threads": Field(any_of(one_of("auto"), integer(1)), "auto",
+                     "CPU threads: auto = one for small networks (thread hand-offs cost more than "
+                     "they save), torch's default for large ones"),
 }
 
 

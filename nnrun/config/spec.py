@@ -5,6 +5,7 @@ from pathlib import Path
 from nnrun.config.read import apply_overrides, read_config_file
 from nnrun.config.schema import Field, text, validate_map
 from nnrun.config.sections import data_section, train_section
+from nnrun.errors import UserError
 from nnrun.network.plan import plan_network
 
 TOP_LEVEL = {
@@ -36,13 +37,28 @@ class Spec:
 def load_spec(path, overrides=()):
     """Read, override, and validate a config file; raise UserError on any mistake."""
     raw = apply_overrides(read_config_file(path), overrides)
-    return spec_from_data(raw, source=str(path), default_name=Path(path).stem)
+    try:
+        return spec_from_data(raw, source=str(path), default_name=Path(path).stem)
+    except UserError as mistake:
+        raise UserError(f"{mistake}{_from_override(mistake, path, overrides)}") from None
+
+
+def _from_override(mistake, path, overrides):
+    """' (from --set K=V)' when the mistake is in a value an override gave."""
+    for text in overrides or ():
+        key = text.partition("=")[0].strip()
+        if str(mistake).startswith(f"{path}: {key}:"):
+            return f" (from --set {text})"
+    return ""
 
 
 def spec_from_data(raw, source="config", default_name="config"):
-    sections = validate_map(raw, TOP_LEVEL, "config")
-    if raw.get("network") is None:
-        from nnrun.errors import UserError
-        raise UserError(f"{source}: no network section")
-    plan = plan_network(raw["network"])
+    """Validate plain config data; a mistake reads `SOURCE: place: problem`."""
+    try:
+        sections = validate_map(raw, TOP_LEVEL, "")
+        if raw.get("network") is None:
+            raise UserError("no network section (the layers, in order)")
+        plan = plan_network(raw["network"])
+    except UserError as mistake:
+        raise UserError(f"{source}: {mistake}") from None
     return Spec(sections["name"] or default_name, source, plan, sections["data"], sections["train"], raw)

@@ -7,6 +7,7 @@ quick whatever the size; arrays are memory-mapped when asked for, and labels and
 when first loaded. Every problem is a `UserError` naming the folder or file.
 """
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,8 @@ class PreparedDataset:
     def __init__(self, path):
         self.path = Path(path)
         self.manifest = _read_manifest(self.path)
-        self._check_splits()
         self._label_cache, self._id_cache = {}, {}
+        self._check_splits()
 
     def __repr__(self):
         counts = ", ".join(f"{name} {self.count(name)}" for name in self.split_names)
@@ -97,7 +98,7 @@ class PreparedDataset:
         return self._load(split, "x", mmap=True)
 
     def y(self, split):
-        """Labels int64 [N], indices into `classes`."""
+        """Labels int64 [N] (read-only), indices into `classes`."""
         entry = self._split(split)
         if "y" not in entry:
             raise UserError(f'{self.path}: split "{split}" is unlabelled (it has ids, no labels)')
@@ -163,6 +164,7 @@ class PreparedDataset:
             y = np.asarray(self._load(split, "y", mmap=False))
             if len(y) and (y.min() < 0 or y.max() >= len(self.classes)):
                 raise UserError(f"{self._file(split, 'y')} has labels outside 0..{len(self.classes) - 1}")
+            y.setflags(write=False)  # shared by every caller: nobody may change it
             cache[split] = y
         return cache[split]
 
@@ -221,8 +223,14 @@ def _read_manifest(folder):
     return manifest
 
 
+def partial_path(out):
+    """Where `nnrun prepare` builds OUT until it is complete: the sibling folder OUT.partial."""
+    out = Path(os.path.abspath(out))
+    return out.with_name(out.name + ".partial")
+
+
 def _partial_hint(folder):
-    partial = folder.with_name(folder.name + ".partial")
+    partial = partial_path(folder)
     if partial.exists():
         return (f"; {partial} is an unfinished `nnrun prepare` (interrupted?): run the same "
                 f"command again to finish it")

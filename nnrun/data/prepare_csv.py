@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from nnrun.data.prepare_arrays import table_statistics, write_splits
+from nnrun.data.prepare_arrays import block_rows, write_splits
 from nnrun.data.prepare_manifest import file_source, manifest
 from nnrun.data.prepare_output import prepare_into
+from nnrun.data.prepare_progress import bar
 from nnrun.data.prepare_split import class_names, require_two_classes, stratified_split
 from nnrun.errors import UserError, did_you_mean
 
 CHUNK_ROWS = 50_000
+LISTED = 60  # columns named in a "no such column" message
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zip")
 
@@ -41,32 +43,39 @@ class CsvOptions:
 
 @dataclass
 class Table:
-    x: np.ndarray          # float32 [N, F], memory-mapped from the scratch file
-    labels: np.ndarray     # int64 [N], or None when unlabelled
+    scratch: Path          # the features, float32 [rows, width], raw (no header)
+    rows: int
+    width: int
+    labels: np.ndarray     # int64 [rows], or None when unlabelled
     classes: list
     ids: object            # indexable: ids[i] is row i's id
 
+    def blocks(self):
+        """The features as consecutive blocks of rows, read from the scratch file."""
+        step = block_rows((self.width,), np.float32)
+        with open(self.scratch, "rb") as f:
+            for start in range(0, self.rows, step):
+                count = min(step, self.rows - start)
+                yield np.fromfile(f, dtype=np.float32, count=count * self.width).reshape(count, self.width)
 
-def prepare_csv(path, out, options, *, command, force=False):
+
+def prepare_csv(path, out, options, *, command, force=False, quiet=False):
     """Prepare OUT from the CSV file at `path`; the manifest, or None when OUT was up to date."""
     path = Path(path)
     sep = text_separator(path)
     features = feature_columns(path, read_header(path, sep), options)
 
     def make(folder):
-        scratch = folder / "all.x.f32"
-        table = read_table(path, sep, features, options, scratch)
+        table = read_table(path, sep, features, options, folder / "all.x.f32", quiet)
         if options.unlabelled:
-            splits = {"test": np.arange(len(table.x))}
+            splits = {"test": np.arange(table.rows)}
         else:
             splits = stratified_split(table.labels, table.classes, options.test_size,
                                       options.validation_size, options.seed)
-        entries = write_splits(folder, table.x, table.labels, table.ids, splits, table.classes)
-        del table.x
-        scratch.unlink()
-        stats = None
-        if "train" in entries:
-            stats = table_statistics(np.load(folder / "train.x.npy", mmap_mode="r"))
+        entries, stats = write_splits(folder, table.blocks(), shape=(table.rows, table.width), dtype=np.float32,
+                                      labels=table.labels, ids=table.ids, splits=splits, classes=table.classes,
+                                      statistics="table")
+        table.scratch.unlink()
         return manifest("table", classes=table.classes, splits=entries, sources=[file_source(path)],
                         options=options.as_manifest(), seed=options.seed, command=command,
                         features=features, normalisation=stats, labelled=not options.unlabelled)
@@ -107,8 +116,9 @@ def feature_columns(path, columns, options):
     """Every column but the label, the id and the dropped ones; checks that those exist."""
     def known(name, option):
         if name not in columns:
+            listed = ", ".join(columns[:LISTED]) + (f", ... ({len(columns)} in all)" if len(columns) > LISTED else "")
             raise UserError(f'{path} has no column "{name}" ({option}){did_you_mean(name, columns)}; '
-                            f"its columns are: {', '.join(columns)}")
+                            f"its columns are: {listed}")
 
     if options.unlabelled:
         if options.label is not None:
@@ -122,26 +132,29 @@ def feature_columns(path, columns, options):
         known(options.id_column, "--id")
     for name in options.drop:
         known(name, "--drop")
+    roles = [name for name in (options.label, options.id_column, *set(options.drop)) if name is not None]
+    twice = sorted({name for name in roles if roles.count(name) > 1})
+    if twice:
+        raise UserError(f'column "{twice[0]}" is given to more than one of --label, --id and --drop')
     special = {options.label, options.id_column} - {None}
-    both = special & set(options.drop)
-    if both or (options.label is not None and options.label == options.id_column):
-        raise UserError(f'column "{sorted(both or special)[0]}" cannot be both dropped, the label and the id')
     features = [c for c in columns if c not in special and c not in options.drop]
     if not features:
         raise UserError(f"{path}: no feature columns are left after --label, --id and --drop")
     return features
 
 
-def read_table(path, sep, features, options, scratch):
+def read_table(path, sep, features, options, scratch, quiet=True):
     """Stream the file's rows: features into `scratch` (raw float32), labels and ids in memory."""
     import pandas as pd
 
     text_columns = {c: str for c in (options.label, options.id_column) if c is not None}
-    reader = pd.read_csv(path, sep=sep, usecols=[*features, *text_columns], dtype=text_columns,
-                         keep_default_na=False, na_values=[""], chunksize=CHUNK_ROWS)
+    # No usecols: with it pandas silently ignores extra fields in a row; index_col=False stops it
+    # from taking a first column as the index when rows are one field longer than the header.
+    reader = pd.read_csv(path, sep=sep, dtype=text_columns, index_col=False, keep_default_na=False,
+                         na_values=[""], chunksize=CHUNK_ROWS)
     codes, raw_labels, ids = [], {}, []
     rows = 0
-    with open(scratch, "wb") as sink:
+    with open(scratch, "wb") as sink, bar(None, "reading", quiet, unit="rows") as progress:
         try:
             for chunk in reader:
                 sink.write(_features(path, chunk, features, rows).tobytes())
@@ -150,13 +163,13 @@ def read_table(path, sep, features, options, scratch):
                 if options.id_column is not None:
                     ids.extend(_text(path, chunk[options.id_column], options.id_column, rows, "id"))
                 rows += len(chunk)
+                progress.update(len(chunk))
         except pd.errors.ParserError as problem:
             raise UserError(f"{path}: {_first_line(problem)}") from None
         except (UnicodeDecodeError, OSError, EOFError) as problem:
             raise UserError(f"{path} could not be read after row {rows} ({_first_line(problem)})") from None
     if rows == 0:
         raise UserError(f"{path} has a header but no rows")
-    x = np.memmap(scratch, dtype=np.float32, mode="r", shape=(rows, len(features)))
     labels, classes = None, []
     if options.label is not None:
         classes, index = class_names(raw_labels)
@@ -165,7 +178,8 @@ def read_table(path, sep, features, options, scratch):
         require_two_classes(classes, f'{path} column "{options.label}"')
     if options.id_column is not None:
         _check_unique(path, ids, options.id_column)
-    return Table(x=x, labels=labels, classes=classes, ids=ids if options.id_column else range(1, rows + 1))
+    return Table(scratch=scratch, rows=rows, width=len(features), labels=labels, classes=classes,
+                 ids=ids if options.id_column else range(1, rows + 1))
 
 
 def _features(path, chunk, features, first_row):

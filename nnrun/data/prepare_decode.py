@@ -49,7 +49,7 @@ def decode_image(data, size, channels):
         raise UnreadableImage("too many pixels (decompression bomb guard)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as problem:
         text = str(problem) or type(problem).__name__
-        if "truncated" in text:
+        if "truncated" in text.lower():
             text = "truncated image"
         raise UnreadableImage(f"corrupt image ({text})") from None
     pixels = np.asarray(image, dtype=np.uint8)
@@ -65,7 +65,8 @@ def load_image(path, size, channels):
 
 
 def _upright(image):
-    orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
+    """Apply the EXIF orientation (phones store photos sideways and say so in a tag)."""
+    orientation = image.getexif().get(0x0112, 1)
     return ImageOps.exif_transpose(image) if orientation not in (None, 1) else image
 
 

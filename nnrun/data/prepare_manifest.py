@@ -1,6 +1,7 @@
 """The manifest (dataset.json): what was made, from what, and how to make it again."""
 import datetime
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -56,3 +57,15 @@ def manifest(kind, *, classes, splits, sources, options, seed, command, features
     result["nnrun-version"] = __version__
     result["python"] = sys.version.split()[0]
     return result
+
+
+def manifest_text(value, depth=0):
+    """JSON with one key per line but lists of plain values on one line, to read at a glance."""
+    pad = "  " * depth
+    if isinstance(value, dict) and value:
+        lines = [f"{pad}  {json.dumps(key)}: {manifest_text(item, depth + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(lines) + f"\n{pad}}}"
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        lines = [f"{pad}  {manifest_text(item, depth + 1)}" for item in value]
+        return "[\n" + ",\n".join(lines) + f"\n{pad}]"
+    return json.dumps(value)

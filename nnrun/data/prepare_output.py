@@ -16,7 +16,8 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from nnrun.data.dataset import MANIFEST
+from nnrun.data.dataset import MANIFEST, partial_path
+from nnrun.data.prepare_manifest import manifest_text
 from nnrun.errors import UserError
 
 try:
@@ -25,11 +26,6 @@ except ImportError:  # Windows: no advisory locks; building aside is still atomi
     fcntl = None
 
 CACHE = "cache"
-
-
-def partial_path(out):
-    out = Path(out)
-    return out.with_name(out.name + ".partial")
 
 
 def existing_manifest(out):
@@ -106,8 +102,7 @@ def finish(work, out, manifest):
     _remove(work / CACHE)
     tmp = work / (MANIFEST + ".tmp")
     with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
+        f.write(manifest_text(manifest) + "\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, work / MANIFEST)

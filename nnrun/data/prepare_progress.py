@@ -18,11 +18,12 @@ class _Silent:
         return False
 
 
-def bar(total, description, quiet=False):
+def bar(total, description, quiet=False, unit="img"):
+    """A tqdm bar on stderr (total None: a plain counter), or a silent stand-in."""
     if quiet or not sys.stderr.isatty():
         return _Silent()
     from tqdm import tqdm
 
     # No monitor thread: it would be copied into forked workers and it wakes up for nothing.
     tqdm.monitor_interval = 0
-    return tqdm(total=total, desc=description, unit="img", leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=description, unit=unit, leave=False, dynamic_ncols=True)

@@ -42,7 +42,11 @@ def parse_size(text, option):
 def size_to_count(size, available, option):
     """How many examples a size (count or fraction) means when `available` can be taken from."""
     if isinstance(size, float):
-        return int(round(size * available))
+        count = int(round(size * available))
+        if count == 0:
+            raise UserError(f"{option} {size} of {available} examples rounds to none; "
+                            f"give a count, a larger fraction, or 0 for no such split")
+        return count
     if size > available:
         raise UserError(f"{option} {size} is more than the {available} examples there are to take from")
     return size
@@ -154,9 +158,5 @@ def stratified_split(labels, classes, test_size, validation_size, seed):
         splits["test"].append(members[:t])
         splits["validation"].append(members[t:t + v])
         splits["train"].append(members[t + v:])
-    result = {}
-    for name in SPLIT_ORDER:
-        joined = np.sort(np.concatenate(splits[name])) if splits[name] else np.zeros(0, np.int64)
-        if name == "train" or len(joined):
-            result[name] = joined.astype(np.int64)
-    return result
+    joined = {name: np.sort(np.concatenate(splits[name])).astype(np.int64) for name in SPLIT_ORDER}
+    return {name: index for name, index in joined.items() if name == "train" or len(index)}

@@ -54,6 +54,12 @@ def keep_probability(value, name):
     return float(value)
 
 
+def fraction(value, name):
+    if not _is_number(value) or not 0 < value <= 1:
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
+    return float(value)
+
+
 def boolean(value, name):
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")

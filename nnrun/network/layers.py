@@ -96,6 +96,11 @@ def _spatial(in_shape, p, channels, layer, rule):
     return Shape.picture(channels, h, w)
 
 
+def _per_channel(shape):
+    """How many slopes/statistics a per-channel layer keeps: channels for images, features for vectors."""
+    return shape.channels if shape.image else shape.width
+
+
 def _input_shape(p, in_shapes):
     if p["height"] > 1 or p["channels"] > 1:
         return Shape.picture(p["channels"], p["height"], p["width"])
@@ -132,6 +137,8 @@ def _reshape_shape(p, in_shapes):
 
 def init_weight(weight, fan_in, he):
     """He (variance 2/fan-in) before relu-like activations, Xavier (variance 1/fan-in) otherwise."""
+    if weight.is_meta:  # counting parameters: nothing to draw (and meta normal_ imports torch._dynamo, 2 s)
+        return
     with torch.no_grad():
         weight.normal_(0.0, math.sqrt((2.0 if he else 1.0) / fan_in))
 
@@ -300,7 +307,7 @@ register(LayerType(
     shape=_one, build=_own("MultiplicativeDropout", "variance"), transparent=True,
     doc="Multiplies by N(1, variance) noise in training."))
 register(LayerType(
-    "batch-normalization", (Arg("ave-factor", a.keep_probability, 0.9), Arg("epsilon", a.positive_number, 1e-4)),
+    "batch-normalization", (Arg("ave-factor", a.fraction, 0.9), Arg("epsilon", a.positive_number, 1e-4)),
     shape=_one, build=_build_batch_norm, transparent=True,
     doc="Per feature, or per channel for images; running-average factor 0.9, epsilon 1e-4."))
 register(LayerType(

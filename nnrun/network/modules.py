@@ -50,9 +50,14 @@ class CortexPool(nn.Module):
 
     def forward(self, x):
         if self.op == "max":
-            if any(self.pads):
-                x = F.pad(x, self.pads, value=-math.inf)
-            return F.max_pool2d(x, self.kernel, self.stride)
+            if not any(self.pads):
+                return F.max_pool2d(x, self.kernel, self.stride)
+            out = F.max_pool2d(F.pad(x, self.pads, value=-math.inf), self.kernel, self.stride)
+            # Rounding up can leave a last window wholly in the padding: 0 there (as Cortex's
+            # zero-padded CPU pooling gives), never −inf.
+            ones = torch.ones(1, 1, *x.shape[2:], dtype=x.dtype, device=x.device)
+            empty = F.max_pool2d(F.pad(ones, self.pads, value=-math.inf), self.kernel, self.stride) < 0
+            return out.masked_fill(empty, 0.0)
         padded = F.pad(x, self.pads) if any(self.pads) else x
         total = F.avg_pool2d(padded, self.kernel, self.stride)
         if self.op == "avg" or not any(self.pads):

@@ -30,7 +30,7 @@ COMMON = {
     "loss": a.choice(*LOSSES),
     "target": a.node_id,
 }
-KEYWORD_ALIASES = {"non-trainable": "non-trainable?", "trainable?": None}
+KEYWORD_ALIASES = {"non-trainable": "non-trainable?"}
 # Options that belong to the weights of a combined layer (linear->relu puts them on the linear).
 WEIGHT_OPTIONS = ("learning-attenuation", "non-trainable?")
 
@@ -162,7 +162,7 @@ def _bind(call, layer_type):
     options = {}
     known = [p.name for p in params] + list(COMMON)
     for key, value in call.keywords.items():
-        key = KEYWORD_ALIASES.get(key, key) if key in KEYWORD_ALIASES else key
+        key = KEYWORD_ALIASES.get(key, key)
         if key in COMMON:
             try:
                 options[key] = COMMON[key](value, key)
@@ -172,6 +172,9 @@ def _bind(call, layer_type):
             raise UserError(f"{where}: {key} is given twice (positionally and by name)")
         elif key in known:
             raw[key] = value
+        elif key == "same":  # EDN's :same starts keyword arguments; the pad is a string there
+            raise UserError(f'{where}: unknown argument "same"; in EDN write the pad as a string, '
+                            f'e.g. ({call.name} 3 "same" 1 ...)')
         else:
             raise UserError(f'{where}: unknown argument "{key}"{did_you_mean(key, known)}')
     checked = {}
@@ -275,8 +278,22 @@ def _order(nodes):
                 ready.sort(key=nodes.index)
     if len(ordered) < len(nodes):
         stuck = [n for n in nodes if n.id not in done]
-        raise UserError(f"network: the parents form a cycle through {', '.join(n.place for n in stuck)}")
+        cycle = [n for n in stuck if _reaches(n.id, n.id, by_id, done)] or stuck  # not what merely follows it
+        raise UserError(f"network: the parents form a cycle through {', '.join(n.place for n in cycle)}")
     return ordered
+
+
+def _reaches(start, goal, by_id, done):
+    """Whether following parents from `start` (outside `done`) comes back to `goal`."""
+    seen, todo = set(), list(by_id[start].parents)
+    while todo:
+        ident = todo.pop()
+        if ident == goal:
+            return True
+        if ident not in seen and ident not in done:
+            seen.add(ident)
+            todo.extend(by_id[ident].parents)
+    return False
 
 
 def _infer_shapes(nodes):
@@ -309,7 +326,8 @@ def _check_leaves(nodes):
             for key in ("loss", "target"):
                 if key in node.options:
                     raise UserError(f"{node.place}: {key} belongs on a leaf (a layer nothing takes input "
-                                    f"from), but {', '.join(node.children)} take input from this one")
+                                    f"from), but {', '.join(node.children)} "
+                                    f"{'takes' if len(node.children) == 1 else 'take'} input from this one")
             continue
         if node.layer == "input":
             raise UserError(f"{node.place}: nothing takes input from this input")
@@ -317,7 +335,7 @@ def _check_leaves(nodes):
         if target is not None:
             if target not in inputs:
                 raise UserError(f'{node.place}: target "{target}" is not an input'
-                                f'{did_you_mean(target, inputs)}')
+                                f'{did_you_mean(target, inputs)} (the inputs: {", ".join(inputs)})')
             if inputs[target].out_shape.size != node.out_shape.size:
                 raise UserError(f"{node.place}: output {node.out_shape} cannot reconstruct input "
                                 f'"{target}" of shape {inputs[target].out_shape}')

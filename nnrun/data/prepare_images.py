@@ -1,0 +1,204 @@
+"""`nnrun prepare images`: a folder of images -> a prepared image dataset.
+
+SRC is read in one of three layouts:
+- class folders: SRC/<class>/**/<image>; the classes are the folder names;
+- flat and labelled: SRC/<image>, the label taken from the file name by a regular expression
+  (default: the text before the first dot, as in Kaggle's cat.123.jpg);
+- flat and unlabelled (--unlabelled): every image kept with its id (the file stem), in order.
+Items are taken in natural order of their paths (cat.2.jpg before cat.10.jpg; 2.jpg before
+10.jpg), so ids of an unlabelled set come out in numeric order, as Kaggle submissions want.
+"""
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnrun.data.prepare_arrays import write_splits
+from nnrun.data.prepare_decode import EXTENSIONS
+from nnrun.data.prepare_image_cache import decode_all
+from nnrun.data.prepare_manifest import file_sha256, folder_source, manifest
+from nnrun.data.prepare_output import CACHE, prepare_into
+from nnrun.data.prepare_png import write_png_tree
+from nnrun.data.prepare_split import class_names, require_two_classes, stratified_split
+from nnrun.errors import UserError
+
+DEFAULT_LABEL_PATTERN = r"^([^.]+)\."
+IGNORED = {"thumbs.db", "desktop.ini"}
+SHOWN = 10  # unreadable files named in a message; the manifest lists them all
+
+
+@dataclass
+class ImageOptions:
+    size: int
+    channels: int = 3
+    label_pattern: str = None
+    unlabelled: bool = False
+    test_size: object = 0.2
+    validation_size: object = 0
+    png: bool = False
+    seed: int = 0
+
+    def as_manifest(self, layout):
+        return {"source": "images", "layout": layout, "size": self.size, "channels": self.channels,
+                "label-pattern": self.label_pattern, "unlabelled": self.unlabelled,
+                "test-size": self.test_size, "validation-size": self.validation_size,
+                "png": self.png, "seed": self.seed}
+
+
+@dataclass
+class Item:
+    path: Path    # the file
+    name: str     # its path relative to SRC, with "/"
+    label: str    # None when unlabelled
+    id: str       # what ids.json records: the relative path, or the file stem when unlabelled
+
+
+def prepare_images(src, out, options, *, command, warn, note=None, force=False, strict=False, jobs=1,
+                   quiet=False):
+    """Prepare OUT from the images in SRC; the manifest, or None when OUT was up to date.
+
+    `warn(message)` hears about skipped images, `note(message)` about resuming."""
+    src = Path(src)
+    if Path(out).resolve().is_relative_to(src.resolve()):
+        raise UserError(f"{out} is inside {src}: put the prepared dataset somewhere else")
+    items, layout = scan(src, options)
+    recipe = options.as_manifest(layout)
+
+    def sources():
+        return [folder_source(src, {item.name: file_sha256(item.path) for item in items}, _sizes(items))]
+
+    def make(folder):
+        decoded = decode_all([item.path for item in items], options.size, options.channels,
+                             folder / CACHE, jobs, quiet, note)
+        skipped = _skipped(src, items, decoded.problems, strict, warn)
+        readable = np.array([i for i in range(len(items)) if i not in decoded.problems], dtype=np.int64)
+        classes, labels, splits = _splits(src, items, readable, options)
+        entries, stats = write_splits(
+            folder, decoded.blocks(), shape=(len(items), options.channels, options.size, options.size),
+            dtype=np.uint8, labels=labels, ids=[item.id for item in items], splits=splits, classes=classes,
+            statistics="images")
+        if options.png:
+            write_png_tree(folder, entries, classes, jobs, quiet)
+        source = folder_source(src, dict(zip((item.name for item in items), decoded.sha256)), _sizes(items))
+        return manifest("images", classes=classes, splits=entries, sources=[source], options=recipe,
+                        seed=options.seed, command=command, normalisation=stats,
+                        image={"size": options.size, "channels": options.channels},
+                        labelled=not options.unlabelled, skipped=skipped)
+
+    return prepare_into(out, options=recipe, sources=sources, force=force, make=make)
+
+
+def _skipped(src, items, problems, strict, warn):
+    """The manifest's list of unreadable files; a warning naming them, or an error if strict."""
+    skipped = [{"path": items[i].name, "reason": reason} for i, reason in sorted(problems.items())]
+    if skipped:
+        shown = "; ".join(f"{s['path']} ({s['reason']})" for s in skipped[:SHOWN])
+        more = f"; and {len(skipped) - SHOWN} more" if len(skipped) > SHOWN else ""
+        if strict:
+            raise UserError(f"{src}: {len(skipped)} unreadable image(s) (--strict): {shown}{more}")
+        warn(f"skipped {len(skipped)} unreadable image(s) in {src} (listed in the manifest): {shown}{more}")
+    return skipped
+
+
+def _splits(src, items, readable, options):
+    """(classes, labels of all items or None, {split: item indices}) for the readable items."""
+    if len(readable) == 0:
+        raise UserError(f"{src}: none of the {len(items)} images could be read")
+    if options.unlabelled:
+        return [], None, {"test": readable}
+    classes, index = class_names({items[i].label for i in readable})
+    require_two_classes(classes, str(src))
+    labels = np.array([index.get(item.label, -1) for item in items], dtype=np.int64)
+    within = stratified_split(labels[readable], classes, options.test_size, options.validation_size, options.seed)
+    return classes, labels, {name: readable[positions] for name, positions in within.items()}
+
+
+def scan(src, options):
+    """The items of SRC in natural order, and the layout's name; UserError for anything odd."""
+    entries = sorted((e for e in src.iterdir() if _visible(e.name)), key=lambda e: natural(e.name))
+    folders = [e for e in entries if e.is_dir()]
+    files = [e for e in entries if not e.is_dir()]
+    if not entries:
+        raise UserError(f"{src} is empty: no images to prepare")
+    if options.unlabelled:
+        if folders:
+            raise UserError(f"{src} has folders ({folders[0].name}/ ...); --unlabelled expects the images "
+                            f"themselves, flat, named by their ids (1.jpg, 2.jpg, ...)")
+        _check_extensions(src, files)
+        items = [Item(f, f.name, None, f.stem) for f in files]
+        _check_unique_ids(src, items)
+        return items, "flat, unlabelled"
+    if folders:
+        if options.label_pattern is not None:
+            raise UserError(f"--label-pattern is for flat folders, but {src} has class folders "
+                            f"({folders[0].name}/ ...); the folder names are the labels")
+        if files:
+            raise UserError(f"{src} mixes class folders ({folders[0].name}/ ...) and loose files "
+                            f"({files[0].name} ...); put every image in its class's folder")
+        items = []
+        for folder in folders:
+            found = _files_under(folder)
+            if not found:
+                raise UserError(f"{folder} holds no images: every class folder needs some")
+            _check_extensions(src, found)
+            for f in found:
+                name = f.relative_to(src).as_posix()
+                items.append(Item(f, name, folder.name, name))
+        return items, "class folders"
+    _check_extensions(src, files)
+    pattern = _compile(options.label_pattern or DEFAULT_LABEL_PATTERN)
+    items = []
+    for f in files:
+        match = pattern.search(f.name)
+        label = (match.group(1) if pattern.groups else match.group(0)) if match else None
+        if not label:
+            raise UserError(f'{src / f.name}: no label in the file name by --label-pattern "{pattern.pattern}"'
+                            + ("" if options.label_pattern else " (the text before the first dot)"))
+        items.append(Item(f, f.name, label, f.name))
+    if len({item.label for item in items}) == len(items) > 2:
+        raise UserError(f"{src}: every file has a label of its own ({items[0].label}, {items[1].label}, ...); "
+                        f"an unlabelled test set needs --unlabelled")
+    return items, "flat, label from file name"
+
+
+def natural(text):
+    """Sort key that orders embedded numbers by value: a2 < a10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text, flags=re.ASCII)]
+
+
+def _visible(name):
+    return not name.startswith(".") and name.lower() not in IGNORED
+
+
+def _files_under(folder):
+    found = [p for p in folder.rglob("*") if p.is_file()
+             and all(_visible(part) for part in p.relative_to(folder).parts)]
+    return sorted(found, key=lambda p: natural(p.relative_to(folder).as_posix()))
+
+
+def _check_extensions(src, files):
+    wrong = [f for f in files if f.suffix.lower() not in EXTENSIONS]
+    if wrong:
+        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+        what = f'unknown extension "{wrong[0].suffix}"' if wrong[0].suffix else "no extension"
+        raise UserError(f"{wrong[0]}: {what}{more}; images must be one of {' '.join(EXTENSIONS)}")
+
+
+def _check_unique_ids(src, items):
+    seen = {}
+    for item in items:
+        if item.id in seen:
+            raise UserError(f'{src}: {seen[item.id]} and {item.name} have the same id "{item.id}"')
+        seen[item.id] = item.name
+
+
+def _compile(pattern):
+    try:
+        return re.compile(pattern)
+    except re.error as problem:
+        raise UserError(f'--label-pattern "{pattern}" is not a valid regular expression ({problem})') from None
+
+
+def _sizes(items):
+    return {item.name: item.path.stat().st_size for item in items}

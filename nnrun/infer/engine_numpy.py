@@ -1,0 +1,300 @@
+"""A lean CPU engine: the forward pass of common layers in numpy, without importing torch.
+
+Why it exists: `import torch` costs about two seconds on a small machine, more than the whole
+of a 500-image submission otherwise takes. For networks made only of the layers below, this
+engine computes what the torch modules compute (float32, within rounding: tests compare the two
+on every supported layer). Anything else (depthwise/separable convolutions, local response
+normalisation, bilinear up-sampling, several inputs) makes `supports` say why, and the torch
+engine runs instead. It runs the plan's nodes in order, as `Network.run` does, so graphs with
+join/concatenate work too. Inference only: dropout is the identity, batch normalisation uses the
+running statistics.
+"""
+import math
+
+import numpy as np
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+CONV_BLOCK_BYTES = 4 << 20   # im2col columns per block: keep them in cache
+
+
+def supports(plan):
+    """None when this engine can run `plan`, else the reason it cannot (for --engine numpy)."""
+    if len(plan.inputs) != 1:
+        return f"the network has {len(plan.inputs)} inputs"
+    for node in plan.nodes:
+        if node.layer not in _OPS:
+            return f"layer {node.layer} ({node.place}) has no numpy implementation"
+        if node.layer == "up-sampling" and node.args.get("mode") != "nearest":
+            return f"{node.place}: bilinear up-sampling has no numpy implementation"
+    return None
+
+
+class NumpyEngine:
+    """Runs a plan on numpy arrays. `state`: the network's state dict as numpy arrays."""
+
+    name = "numpy"
+
+    def __init__(self, plan, state, preprocessing):
+        reason = supports(plan)
+        if reason:
+            raise ValueError(reason)
+        self.plan = plan
+        self.preprocessing = preprocessing
+        self.scale, self.shift = preprocessing.scale_and_shift()
+        self._steps = []
+        used = set()
+        for node in plan.nodes:
+            prefix = f"layers.{node.id.replace('.', '_')}."
+            mine = [k for k in state if k.startswith(prefix)]
+            used.update(mine)
+            params = {k[len(prefix):]: np.ascontiguousarray(state[k], dtype=np.float32)
+                      for k in mine if not k.endswith("num_batches_tracked")}
+            self._steps.append((node.id, node.parents, _OPS[node.layer](node, params)))
+        unused = sorted(set(state) - used)
+        if unused:
+            raise ValueError(f"unexpected weights {', '.join(unused[:5])}")
+
+    def run(self, stored, leaves):
+        """Stored values (uint8 images / float32 rows, a batch) -> {leaf id: float32 output}."""
+        x = np.asarray(stored)
+        x = x.astype(np.float32) * self.scale + self.shift
+        values = {}
+        for ident, parents, op in self._steps:
+            if not parents:
+                values[ident] = op(x)
+            else:
+                values[ident] = op(*(values[p] for p in parents))
+        return {leaf: values[leaf] for leaf in leaves}
+
+
+# ---- one maker per layer type: (node, params) -> function of the parents' values ---------------
+
+def _input(node, params):
+    dims = node.out_shape.batch_dims()
+
+    def run(x):
+        return x if tuple(x.shape[1:]) == dims else x.reshape(x.shape[0], *dims)
+    return run
+
+
+def _identity(node, params):
+    return lambda x: x
+
+
+def _expect(node, params, name, shape):
+    if name not in params:
+        raise KeyError(f"{node.place} has no {name}")
+    if params[name].shape != tuple(shape):
+        raise ValueError(f"{node.place}: {name} is {list(params[name].shape)}, the plan wants {list(shape)}")
+    return params[name]
+
+
+def _linear(node, params):
+    weight = _expect(node, params, "weight", (node.out_shape.size, node.in_shapes[0].size))
+    weight_t = np.ascontiguousarray(weight.T)
+    bias = params.get("bias")
+
+    def run(x):
+        y = x.reshape(x.shape[0], -1) @ weight_t
+        if bias is not None:
+            y += bias
+        return y
+    return run
+
+
+def same_padding(size, kernel, stride):
+    """(before, after) for TensorFlow's "same" (as nnrun.network.modules.same_padding)."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pads(node, cortex_pool):
+    """(top, bottom, left, right) padding; bottom/right may be negative (crop) for pooling."""
+    src, out = node.in_shapes[0], node.out_shape
+    k, s, pad = node.args["kernel"], node.args["stride"], node.args["pad"]
+    if pad == "same":
+        top, bottom = same_padding(src.height, k, s)
+        left, right = same_padding(src.width, k, s)
+        return top, bottom, left, right
+    if not cortex_pool:
+        return pad, pad, pad, pad
+    # Pooling rounds up: pad after the input so the last window fits (Cortex's rule).
+    return pad, (out.height - 1) * s + k - src.height - pad, pad, (out.width - 1) * s + k - src.width - pad
+
+
+def _pad(x, pads, value):
+    top, bottom, left, right = pads
+    if bottom < 0:
+        x, bottom = x[:, :, :bottom], 0
+    if right < 0:
+        x, right = x[:, :, :, :right], 0
+    if top or bottom or left or right:
+        x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+    return x
+
+
+def _windows(x, k, s, ho, wo):
+    """The k·k strided views x[:, :, i::s, j::s] cut to ho × wo, in (i, j) order."""
+    for i in range(k):
+        for j in range(k):
+            yield i, j, x[:, :, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s]
+
+
+def _conv(node, params):
+    k = node.args["kernel"]
+    out_c, in_c = node.out_shape.channels, node.in_shapes[0].channels
+    weight, bias = _expect(node, params, "weight", (out_c, in_c, k, k)), params.get("bias")
+    s = node.args["stride"]
+    pads = _pads(node, cortex_pool=False)
+    ho, wo = node.out_shape.height, node.out_shape.width
+    w2 = np.ascontiguousarray(weight.reshape(out_c, in_c * k * k))
+    per_item = in_c * k * k * ho * wo * 4
+    block = max(1, CONV_BLOCK_BYTES // per_item)
+
+    def run(x):
+        x = _pad(x, pads, 0.0)
+        n = x.shape[0]
+        y = np.empty((n, out_c, ho * wo), np.float32)
+        if k == 1 and s == 1:
+            np.matmul(w2, x.reshape(n, in_c, ho * wo), out=y)
+        else:
+            cols = np.empty((min(block, n), in_c, k, k, ho, wo), np.float32)
+            for start in range(0, n, block):
+                part = x[start:start + block]
+                c = cols[:len(part)]
+                for i, j, view in _windows(part, k, s, ho, wo):
+                    c[:, :, i, j] = view
+                np.matmul(w2, c.reshape(len(part), in_c * k * k, ho * wo), out=y[start:start + len(part)])
+        if bias is not None:
+            y += bias[:, None]
+        return y.reshape(n, out_c, ho, wo)
+    return run
+
+
+def _pool(node, params):
+    k, s, op = node.args["kernel"], node.args["stride"], node.args["pool-op"]
+    pads = _pads(node, cortex_pool=True)
+    ho, wo = node.out_shape.height, node.out_shape.width
+
+    def run(x):
+        if op == "max":
+            xp = _pad(x, pads, -np.inf)
+            out = None
+            for _, _, view in _windows(xp, k, s, ho, wo):
+                out = view.copy() if out is None else np.maximum(out, view, out=out)
+            return out
+        xp = _pad(x, pads, 0.0)
+        total = None
+        for _, _, view in _windows(xp, k, s, ho, wo):
+            total = view.copy() if total is None else np.add(total, view, out=total)
+        if op == "avg" or not any(pads):
+            return total / np.float32(k * k)
+        ones = _pad(np.ones((1, 1) + x.shape[2:], np.float32), pads, 0.0)
+        share = sum(view for _, _, view in _windows(ones, k, s, ho, wo)) / np.float32(k * k)
+        return total / (np.float32(k * k) * np.maximum(share, np.float32(1.0 / (k * k))))
+    return run
+
+
+def _global_average(node, params):
+    return lambda x: x.mean(axis=(2, 3))
+
+
+def _up_sampling(node, params):
+    scale = node.args["scale"]
+    return lambda x: x.repeat(scale, axis=2).repeat(scale, axis=3)
+
+
+def _flatten(node, params):
+    return lambda x: x.reshape(x.shape[0], -1)
+
+
+def _reshape(node, params):
+    dims = node.out_shape.batch_dims()
+    return lambda x: x.reshape(x.shape[0], *dims)
+
+
+def _channel_shape(x):
+    return (1, -1) + (1,) * (x.ndim - 2)
+
+
+def _batch_norm(node, params):
+    eps = node.args["epsilon"]
+    scale = params["weight"] / np.sqrt(params["running_var"] + np.float32(eps))
+    shift = params["bias"] - params["running_mean"] * scale
+
+    def run(x):
+        shape = _channel_shape(x)
+        return x * scale.reshape(shape) + shift.reshape(shape)
+    return run
+
+
+def _relu(node, params):
+    return lambda x: np.maximum(x, np.float32(0))
+
+
+def _logistic(node, params):
+    return lambda x: np.float32(0.5) * (np.float32(1) + np.tanh(np.float32(0.5) * x))
+
+
+def _tanh(node, params):
+    return np.tanh
+
+
+def _swish(node, params):
+    return lambda x: x * (np.float32(0.5) * (np.float32(1) + np.tanh(np.float32(0.5) * x)))
+
+
+def _selu(node, params):
+    def run(x):
+        negative = np.float32(SELU_ALPHA) * np.expm1(np.minimum(x, np.float32(0)))
+        return np.float32(SELU_SCALE) * np.where(x > 0, x, negative)
+    return run
+
+
+def _softmax(node, params):
+    def run(x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return run
+
+
+def _leaky_relu(node, params):
+    alpha = np.float32(node.args["alpha"])
+    return lambda x: np.where(x >= 0, x, alpha * x)
+
+
+def _prelu(node, params):
+    slope = params["weight"]
+
+    def run(x):
+        a = slope.reshape(_channel_shape(x)) if slope.size > 1 else slope.reshape(())
+        return np.where(x >= 0, x, a * x)
+    return run
+
+
+def _join(node, params):
+    operation = node.args.get("operation", "+")
+
+    def run(*xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x if operation == "+" else out * x
+        return out
+    return run
+
+
+def _concatenate(node, params):
+    return lambda *xs: np.concatenate(xs, axis=1)
+
+
+_OPS = {
+    "input": _input, "linear": _linear, "convolutional": _conv,
+    "max-pooling": _pool, "average-pooling": _pool, "global-average-pooling": _global_average,
+    "up-sampling": _up_sampling, "flatten": _flatten, "reshape": _reshape,
+    "split": _identity, "dropout": _identity, "multiplicative-dropout": _identity, "batch-normalization": _batch_norm,
+    "relu": _relu, "logistic": _logistic, "tanh": _tanh, "swish": _swish, "selu": _selu,
+    "softmax": _softmax, "leaky-relu": _leaky_relu, "prelu": _prelu,
+    "join": _join, "concatenate": _concatenate,
+}

@@ -1,0 +1,245 @@
+"""Finding the inputs of `nnrun infer` and turning them into batches of stored values.
+
+An input is one of
+  an image file (any extension `nnrun prepare images` reads),
+  a folder of images (searched recursively; other files are left alone),
+  a CSV/TSV file of feature rows (optionally compressed), with or without its label column,
+  a prepared dataset folder (it has a dataset.json); `--split` picks the split (default: test).
+Consecutive image inputs are decoded together by one pool of workers. Each source checks that
+it fits the checkpoint (images for an image network, of the right size for a prepared split;
+the right feature columns for a table network) before anything is computed.
+
+A batch holds the stored form the network's preprocessing expects: uint8 [n, C, S, S] images
+or float32 [n, F] rows, as in a prepared dataset.
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnrun.errors import UserError
+from nnrun.infer import tables
+from nnrun.infer.ids import natural_key
+from nnrun.infer.images import ImageReader, is_image_file
+
+
+@dataclass
+class Batch:
+    names: list                   # what each item is called in the output ("input")
+    x: np.ndarray                 # stored values
+    labels: list = None           # true class names, when the input has them
+    paths: list = None            # image files (for --save-reconstructions)
+
+
+class BadItems:
+    """What to do with an unreadable item: raise (default) or note it and go on (--skip-bad)."""
+
+    def __init__(self, skip):
+        self.skip = skip
+        self.skipped = []         # (name, reason)
+
+    def __call__(self, name, reason):
+        if not self.skip:
+            raise UserError(f"{name}: {reason} (--skip-bad leaves unreadable images out)")
+        self.skipped.append((name, reason))
+
+
+def mismatch(where, holds, model):
+    return UserError(f"{where} holds {holds}, but {model.path} takes {model.describe_input()}")
+
+
+# ---- sources ---------------------------------------------------------------------------------
+
+class ImageSource:
+    kind = "images"
+
+    def __init__(self, files, names, where=None):
+        self.files, self.names = list(files), list(names)
+        self.where = where or (str(self.files[0]) if len(self.files) == 1 else "the images")
+        self._reader = None
+
+    def __len__(self):
+        return len(self.files)
+
+    def check(self, model):
+        if model.kind != "images":
+            raise mismatch(self.where, "images", model)
+
+    def start(self, size, channels, jobs=None):
+        """Start decoding (workers begin at once); safe to call before torch is imported."""
+        if self._reader is None:
+            self._reader = ImageReader(self.files, size, channels, jobs)
+        return self
+
+    def batches(self, batch_size, on_bad, transform=None):
+        reader = self._reader
+        names, paths, blocks, pending = [], [], [], 0
+        for chunk in reader:
+            keep = [i for i in range(len(chunk.pixels)) if i not in chunk.problems]
+            for i, reason in chunk.problems.items():
+                on_bad(self.files[chunk.start + i], reason)
+            if not keep:
+                continue
+            pixels = chunk.pixels if len(keep) == len(chunk.pixels) else chunk.pixels[keep]
+            names += [self.names[chunk.start + i] for i in keep]
+            paths += [self.files[chunk.start + i] for i in keep]
+            blocks.append(pixels)
+            pending += len(keep)
+            while pending >= batch_size:
+                x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+                yield Batch(names[:batch_size], x[:batch_size], None, paths[:batch_size])
+                names, paths, blocks = names[batch_size:], paths[batch_size:], [x[batch_size:]]
+                pending -= batch_size
+        if pending:
+            x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+            yield Batch(names, x, None, paths)
+
+    def close(self):
+        if self._reader is not None:
+            self._reader.close()
+
+
+class TableSource:
+    kind = "table"
+
+    def __init__(self, path, id_column=None, label_column=None):
+        self.path, self.where = Path(path), str(path)
+        self.id_column, self.label_column = id_column, label_column
+        self.features = None
+        self.ids = None
+
+    def __len__(self):
+        return 0  # unknown until read
+
+    def check(self, model):
+        if model.kind != "table":
+            raise mismatch(self.where, "table rows", model)
+        columns = tables.read_columns(self.path)
+        tables.check_columns(self.where, columns, model.preprocessing.features, self.id_column, self.label_column)
+        self.features = list(model.preprocessing.features)
+
+    def batches(self, batch_size, on_bad, transform=None):
+        for first, x, ids, labels in tables.read_rows(self.where, self.features, self.id_column,
+                                                       self.label_column):
+            names = ids if ids is not None else [f"{self.where}:{first + i}" for i in range(len(x))]
+            for start in range(0, len(x), batch_size):
+                end = start + batch_size
+                yield Batch(names[start:end], x[start:end], labels[start:end] if labels else None)
+
+    def close(self):
+        pass
+
+
+class DatasetSource:
+    def __init__(self, path, split=None):
+        from nnrun.data.dataset import open_dataset
+
+        self.dataset = open_dataset(path)
+        names = self.dataset.split_names
+        if split is None:
+            if "test" in names or len(names) == 1:
+                split = "test" if "test" in names else names[0]
+            else:
+                raise UserError(f"{path} has splits {', '.join(names)}; choose one with --split")
+        self.count = self.dataset.count(split)  # a UserError names the splits when it is missing
+        self.split = split
+        self.kind = self.dataset.kind
+        self.where = f"{path} (split {split})"
+
+    def __len__(self):
+        return self.count
+
+    def check(self, model):
+        ds = self.dataset
+        if ds.kind != model.kind:
+            holds = "images" if ds.kind == "images" else "table rows"
+            raise mismatch(self.where, holds, model)
+        if ds.kind == "images":
+            image, (size, channels) = ds.image, model.image_spec
+            if (image["size"], image["channels"]) != (size, channels):
+                raise mismatch(self.where, f"{image['channels']}×{image['size']}×{image['size']} images", model)
+        elif list(ds.features) != list(model.preprocessing.features):
+            missing = [f for f in model.preprocessing.features if f not in ds.features]
+            detail = f"lacks {', '.join(missing[:20])}" if missing else "has them in another order or with others"
+            raise UserError(f"{self.where}: its feature columns differ from the checkpoint's ({detail})")
+
+    def names(self):
+        try:
+            return self.dataset.ids(self.split)
+        except UserError:
+            return [f"{self.dataset.path}:{self.split}:{i}" for i in range(self.count)]
+
+    def batches(self, batch_size, on_bad, transform=None):
+        ds, split = self.dataset, self.split
+        x = ds.x(split)
+        names = self.names()
+        labels = None
+        if ds.labelled:
+            classes = ds.classes
+            labels = [classes[i] for i in ds.y(split)]
+        for start in range(0, self.count, batch_size):
+            end = min(start + batch_size, self.count)
+            yield Batch(names[start:end], np.asarray(x[start:end]), labels[start:end] if labels else None)
+
+    def close(self):
+        pass
+
+
+# ---- discovery -------------------------------------------------------------------------------
+
+def is_dataset(path):
+    return Path(path, "dataset.json").is_file()
+
+
+def images_in(folder):
+    """Image files under `folder`, in natural order of their relative paths; hidden ones left out."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and is_image_file(name):
+                found.append(os.path.join(root, name))
+    return sorted(found, key=lambda p: natural_key(os.path.relpath(p, folder).replace(os.sep, "/")))
+
+
+def discover(inputs, *, split=None, id_column=None, label_column=None):
+    """The sources for INPUT arguments, in order; UserError for anything that is none of them."""
+    if not inputs:
+        raise UserError("give at least one INPUT: image files, folders, CSV files or prepared datasets")
+    sources = []
+    files, names = [], []
+
+    def flush():
+        if files:
+            sources.append(ImageSource(files[:], names[:]))
+            files.clear()
+            names.clear()
+
+    for given in inputs:
+        path = Path(given)
+        if not path.exists():
+            raise UserError(f"{given}: no such file or folder")
+        if path.is_dir() and is_dataset(path):
+            flush()
+            sources.append(DatasetSource(path, split))
+        elif path.is_dir():
+            found = images_in(path)
+            if not found:
+                raise UserError(f"{given}: a folder without images (looked for "
+                                f"{', '.join(sorted({'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp'}))} ...)")
+            files.extend(found)
+            names.extend(found)
+        elif tables.csv_separator(path):
+            flush()
+            sources.append(TableSource(path, id_column, label_column))
+        elif is_image_file(path):
+            files.append(str(path))
+            names.append(str(given))
+        else:
+            raise UserError(f"{given}: not an image, a CSV/TSV file or a prepared dataset folder "
+                            f"(unknown extension \"{path.suffix}\")")
+    flush()
+    if split is not None and not any(isinstance(s, DatasetSource) for s in sources):
+        raise UserError("--split is for prepared dataset inputs, and none was given")
+    return sources

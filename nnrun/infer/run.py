@@ -1,0 +1,172 @@
+"""`nnrun infer`: a checkpoint and inputs -> one record per input, streamed.
+
+The order of work is chosen for speed on small machines: find the inputs, read the
+checkpoint's input spec without torch and check the inputs against it, start decoding images
+in worker processes, and only then load the network (which imports torch for the torch
+engine), so the two overlap. Nothing is written before every input has been checked.
+"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
+
+
+from nnrun.errors import UserError
+from nnrun.infer.inputs import BadItems, discover
+from nnrun.infer.model import open_model, peek_inputs
+from nnrun.infer.output import Progress, Results, atomic_file, make_writer
+from nnrun.infer.predict import (Decision, probabilities, reconstruction_errors, stored_values, top_k)
+
+
+@dataclass
+class InferOptions:
+    fmt: str = "jsonl"
+    out: str = None               # a file, or None for stdout
+    threshold: float = None
+    positive: str = None
+    top_k: int = None
+    split: str = None
+    id_column: str = None
+    label_column: str = None
+    batch_size: int = 256
+    device: str = "auto"
+    engine: str = "auto"
+    jobs: int = None
+    skip_bad: bool = False
+    reconstructions: str = None   # folder for --save-reconstructions
+    quiet: bool = False
+
+
+def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
+    """Run inference; returns the list of skipped (name, reason)."""
+    stdout = stdout or sys.stdout
+    warn = warn or (lambda message: print(message, file=sys.stderr))
+    sources = discover(inputs, split=options.split, id_column=options.id_column, label_column=options.label_column)
+    with ExitStack() as stack:
+        for source in sources:
+            stack.callback(source.close)
+        spec = peek_inputs(checkpoint)
+        if spec is not None:  # check and start decoding before torch is imported
+            _prepare(sources, spec, options)
+        model = open_model(checkpoint, device=options.device, engine=options.engine)
+        _prepare(sources, model, options)
+        decision = None if model.is_autoencoder else Decision.for_model(model, options.positive, options.threshold)
+        _check_options(model, options)
+        labelled = any(getattr(s, "label_column", None) or getattr(getattr(s, "dataset", None), "labelled", False)
+                       for s in sources)
+        bad = BadItems(options.skip_bad)
+        saver = stack.enter_context(Reconstructions(options.reconstructions, model)) \
+            if options.reconstructions else None
+        target = stack.enter_context(atomic_file(options.out) if options.out else nullcontext(stdout))
+        writer = make_writer(options.fmt, target, model.classes, top_k=options.top_k, labelled=labelled,
+                             classifier=not model.is_autoencoder, autoencoder=model.recon_leaf is not None)
+        total = sum(len(s) for s in sources) or None
+        progress = Progress(total, "infer", "item", options.quiet or not options.out and stdout.isatty())
+        stack.callback(progress.close)
+        written = 0
+        for source in sources:
+            for batch in source.batches(options.batch_size, bad):
+                outputs = model.run(batch.x)
+                result = Results(batch.names, labels=batch.labels)
+                if outputs["class"] is not None:
+                    result.p = probabilities(outputs["class"], model.class_leaf, model.classes, model.path)
+                    result.chosen = decision.decide(result.p)
+                    if options.top_k:
+                        result.top = top_k(result.p, options.top_k)
+                if outputs["reconstruction"] is not None:
+                    result.errors = reconstruction_errors(model, batch.x, outputs["reconstruction"])
+                    if saver:
+                        saver.save(batch, stored_values(model, outputs["reconstruction"]))
+                writer.write(result)
+                written += len(batch.names)
+                progress.update(len(batch.names))
+        if written == 0:
+            raise UserError("no input could be read" + (f" ({len(bad.skipped)} skipped)" if bad.skipped else ""))
+        if hasattr(target, "flush"):
+            target.flush()
+    if bad.skipped:
+        shown = "; ".join(f"{name} ({reason})" for name, reason in bad.skipped[:10])
+        more = f"; and {len(bad.skipped) - 10} more" if len(bad.skipped) > 10 else ""
+        warn(f"skipped {len(bad.skipped)} unreadable input(s): {shown}{more}")
+    return bad.skipped
+
+
+def _prepare(sources, spec, options):
+    for source in sources:
+        source.check(spec)
+        if source.kind == "images" and hasattr(source, "start"):
+            size, channels = spec.image_spec
+            source.start(size, channels, options.jobs)
+
+
+def _check_options(model, options):
+    if options.top_k is not None:
+        if model.is_autoencoder:
+            raise UserError(f"--top-k is for classifiers; {model.path} is an autoencoder")
+        if options.top_k < 1:
+            raise UserError("--top-k must be at least 1")
+    if options.reconstructions and model.recon_leaf is None:
+        raise UserError(f"--save-reconstructions is for autoencoders; {model.path} has no leaf with a target")
+    if options.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+
+
+class Reconstructions:
+    """--save-reconstructions DIR: a PNG per image input (its file name's stem, -2, -3 ... when two
+    inputs share one), or one CSV of
+    reconstructed feature rows for table inputs. Written into a temporary folder that becomes
+    DIR only when the command succeeds."""
+
+    def __init__(self, folder, model):
+        self.folder, self.model = os.fspath(folder), model
+        if os.path.exists(self.folder) and (not os.path.isdir(self.folder) or os.listdir(self.folder)):
+            raise UserError(f"--save-reconstructions {folder}: already exists and is not an empty folder")
+        parent = os.path.dirname(os.path.abspath(self.folder))
+        if not os.path.isdir(parent):
+            raise UserError(f"--save-reconstructions {folder}: the folder {parent} does not exist")
+        self.temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(self.folder)}.", dir=parent)
+        self.used = set()
+        self.table = None
+
+    def __enter__(self):
+        return self
+
+    def save(self, batch, values):
+        if self.model.kind == "images":
+            from PIL import Image
+
+            for name, pixels in zip(batch.names, values):
+                image = pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)
+                Image.fromarray(image).save(os.path.join(self.temporary, self._file_name(name)))
+            return
+        import csv
+
+        if self.table is None:
+            self.table_file = open(os.path.join(self.temporary, "reconstructions.csv"), "w", newline="")
+            self.table = csv.writer(self.table_file, lineterminator="\n")
+            self.table.writerow(["input"] + list(self.model.preprocessing.features))
+        self.table.writerows([name] + [float(f"{v:.7g}") for v in row] for name, row in zip(batch.names, values))
+
+    def _file_name(self, name):
+        base = os.path.splitext(os.path.basename(str(name)))[0]
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "input"
+        candidate, n = f"{stem}.png", 1
+        while candidate in self.used:
+            n += 1
+            candidate = f"{stem}-{n}.png"
+        self.used.add(candidate)
+        return candidate
+
+    def __exit__(self, kind, value, tb):
+        if self.table is not None:
+            self.table_file.close()
+        if kind is None:
+            if os.path.isdir(self.folder):
+                os.rmdir(self.folder)
+            os.replace(self.temporary, self.folder)
+        else:
+            shutil.rmtree(self.temporary, ignore_errors=True)
+        return False

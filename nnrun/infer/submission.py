@@ -1,0 +1,208 @@
+"""Kaggle submissions: the test set's ids, their order, the sample-submission check, the file.
+
+TEST is a flat folder of images named by id (Kaggle's 1.jpg … 12500.jpg), a prepared dataset
+(its split's ids), or a CSV file with an id column. Rows come out sorted by id: numerically when
+every id is a number, in natural order otherwise (img2 before img10); with --sample-submission,
+in the sample's order, under its header, and only when its ids are exactly the test set's.
+
+What a row holds (`--output`):
+  class        two classes: 1 for the positive class, 0 otherwise; more: the class name
+  probability  P(positive class), optionally clipped (--clip 0.05 0.95, for log-loss); with more
+               than two classes and no positive class, one column of probabilities per class
+"""
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnrun.errors import UserError
+from nnrun.infer.ids import check_unique, id_order
+from nnrun.infer.images import is_image_file
+from nnrun.infer.inputs import DatasetSource, ImageSource, TableSource, is_dataset
+from nnrun.infer.output import atomic_file
+from nnrun.infer import tables
+
+SHOWN = 5
+
+
+@dataclass
+class TestSet:
+    where: str
+    ids: list                      # every item's id, in the order the source yields them
+    source: object                 # an inputs.*Source whose batch names are the ids
+    id_header: str = "id"
+
+
+def open_test_set(test, *, id_column=None, split=None):
+    """The test set at `test` (see the module's docstring); its ids checked unique."""
+    path = Path(test)
+    if not path.exists():
+        raise UserError(f"{test}: no such file or folder")
+    if path.is_dir() and is_dataset(path):
+        return _dataset_test_set(path, split)
+    if split is not None:
+        raise UserError("--split is for a prepared dataset TEST, and this is not one")
+    if path.is_dir():
+        return _image_test_set(path)
+    if tables.csv_separator(path):
+        return _csv_test_set(path, id_column)
+    raise UserError(f"{test}: TEST is a folder of images, a prepared dataset or a CSV file with an id column")
+
+
+def _image_test_set(folder):
+    entries = sorted(e for e in os.listdir(folder) if not e.startswith("."))
+    subfolders = [e for e in entries if (folder / e).is_dir()]
+    if subfolders:
+        raise UserError(f"{folder} has folders ({subfolders[0]}/ ...); a test folder holds the images "
+                        f"themselves, flat, named by their ids (1.jpg, 2.jpg, ...)")
+    others = [e for e in entries if not is_image_file(e)]
+    if others:
+        more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
+        raise UserError(f"{folder / others[0]}: not an image file{more}; a test folder holds only images")
+    if not entries:
+        raise UserError(f"{folder} holds no images")
+    ids = [os.path.splitext(e)[0] for e in entries]
+    check_unique(ids, str(folder), name=lambda i: entries[i])
+    key = id_order(ids)
+    order = sorted(range(len(ids)), key=lambda i: key(ids[i]))
+    files = [str(folder / entries[i]) for i in order]
+    ordered = [ids[i] for i in order]
+    return TestSet(str(folder), ordered, ImageSource(files, ordered, where=str(folder)))
+
+
+def _dataset_test_set(path, split):
+    source = DatasetSource(path, split)
+    ids = source.names() if _has_ids(source) else None
+    if ids is None:
+        raise UserError(f"{source.where} keeps no ids; prepare the test set with --unlabelled (images) "
+                        f"or --id COLUMN (CSV)")
+    check_unique(ids, source.where, name=lambda i: f"item {i + 1}")
+    return TestSet(source.where, ids, source)
+
+
+def _has_ids(source):
+    try:
+        source.dataset.ids(source.split)
+        return True
+    except UserError:
+        return False
+
+
+def _csv_test_set(path, id_column):
+    columns = tables.read_columns(path)
+    if id_column is None:
+        found = [c for c in columns if c.lower() == "id"]
+        if not found:
+            raise UserError(f"{path}: which column holds the ids? Name it with --id-column "
+                            f"(its columns: {', '.join(columns[:20])})")
+        id_column = found[0]
+    source = TableSource(path, id_column=id_column)
+    return TestSet(str(path), None, source, id_header=id_column)
+
+
+# ---- the sample submission ------------------------------------------------------------------
+
+@dataclass
+class Sample:
+    path: str
+    header: list
+    ids: list = field(default_factory=list)
+
+
+def read_sample(path):
+    """Kaggle's sample submission: its header and its ids (first column), in order."""
+    try:
+        with _open_text(path) as f:
+            rows = csv.reader(f)
+            header = next(rows, None)
+            if not header or len(header) < 2:
+                raise UserError(f"{path}: a sample submission has a header with an id column and a label column")
+            ids = [row[0].strip() for row in rows if row]
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError) as problem:
+        raise UserError(f"{path}: not a readable CSV file ({problem})") from None
+    if not ids:
+        raise UserError(f"{path}: the sample submission has no rows")
+    check_unique(ids, path, name=lambda i: f"row {i + 1}")
+    return Sample(str(path), [h.strip() for h in header], ids)
+
+
+def _open_text(path):
+    name = str(path).lower()
+    if name.endswith(".gz"):
+        import gzip
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    if name.endswith(".zip"):
+        import zipfile
+        archive = zipfile.ZipFile(path)
+        members = [m for m in archive.namelist() if not m.endswith("/")]
+        if len(members) != 1:
+            raise UserError(f"{path}: a zipped sample submission should hold one file, not {len(members)}")
+        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8-sig", newline="")
+    return open(path, newline="", encoding="utf-8-sig")
+
+
+def check_sample(sample, ids, where):
+    """UserError unless the sample lists exactly `ids` (the test set's)."""
+    wanted, have = set(sample.ids), set(ids)
+    missing = [i for i in sample.ids if i not in have]
+    extra = [i for i in ids if i not in wanted]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} of its ids are not in the test set ({', '.join(missing[:SHOWN])}"
+                         + (" ..." if len(missing) > SHOWN else "") + ")")
+        if extra:
+            parts.append(f"{len(extra)} test items are not in it ({', '.join(extra[:SHOWN])}"
+                         + (" ..." if len(extra) > SHOWN else "") + ")")
+        raise UserError(f"sample submission {sample.path} does not match the test set {where}: "
+                        + "; ".join(parts) + "; no submission written")
+
+
+# ---- rows -------------------------------------------------------------------------------------
+
+@dataclass
+class Labeller:
+    """Turns class probabilities into a submission's label cells."""
+    output: str                    # "class" or "probability"
+    decision: object               # predict.Decision
+    clip: tuple = None
+    per_class: bool = False        # probability output, several classes, no positive class
+
+    @classmethod
+    def make(cls, output, decision, clip=None):
+        classes = decision.classes
+        if output == "probability" and decision.positive is None and len(classes) == 2:
+            decision.positive = 1  # P(second class), as a binary submission wants
+        per_class = output == "probability" and decision.positive is None
+        return cls(output, decision, tuple(clip) if clip else None, per_class)
+
+    def columns(self, column):
+        return list(self.decision.classes) if self.per_class else [column]
+
+    def cells(self, p):
+        """[[cell, ...] per row] for probabilities [N, K]."""
+        if self.output == "class":
+            chosen = self.decision.decide(p)
+            if len(self.decision.classes) == 2:
+                positive = self.decision.positive if self.decision.positive is not None else 1
+                return [["1" if c == positive else "0"] for c in chosen]
+            return [[self.decision.classes[c]] for c in chosen]
+        values = p if self.per_class else p[:, [self.decision.positive]]
+        if self.clip:
+            values = np.clip(values, *self.clip)
+        return [[_fmt(v) for v in row] for row in values]
+
+
+def _fmt(value):
+    return f"{float(value):.6g}"
+
+
+def write_submission(path, header, rows):
+    """Write `header` and `rows` ([id, cells...]) to `path` atomically."""
+    with atomic_file(path) as f:
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow(header)
+        out.writerows(rows)

@@ -1,0 +1,130 @@
+"""`nnrun kaggle-submit`: checkpoint(s) + test set -> a submission CSV, written atomically.
+
+Order of work, for speed: the test set's ids (file names), the checkpoint's input spec read
+without torch, image decoding started in worker processes, then the network(s) loaded while
+the workers decode. Every check (ids unique, sample submission, kinds of input) happens before
+the first prediction, and the file appears only when every row is there.
+"""
+from dataclasses import dataclass, field
+
+from nnrun.errors import UserError
+from nnrun.infer.ids import sort_ids
+from nnrun.infer.inputs import BadItems
+from nnrun.infer.model import open_model, peek_inputs
+from nnrun.infer.output import Progress
+from nnrun.infer.predict import Decision, Ensemble
+from nnrun.infer.submission import Labeller, check_sample, open_test_set, read_sample, write_submission
+
+
+@dataclass
+class SubmitOptions:
+    out: str = "submission.csv"
+    output: str = "class"            # class | probability
+    column: str = None               # label header [default: label]
+    id_column: str = None
+    clip: tuple = None
+    threshold: float = None
+    positive: str = None
+    sample: str = None
+    tta: str = None
+    checkpoints: list = field(default_factory=list)   # more checkpoints: an ensemble
+    split: str = None
+    batch_size: int = 256
+    device: str = "auto"
+    engine: str = "auto"
+    jobs: int = None
+    skip_bad: bool = False
+    quiet: bool = False
+
+
+def run_submit(checkpoint, test, options, echo=print, warn=print):
+    """Write the submission; returns (rows written, {class: count}, skipped)."""
+    _check_options(options)
+    paths = [checkpoint] + list(options.checkpoints)
+    testset = open_test_set(test, id_column=options.id_column, split=options.split)
+    sample = read_sample(options.sample) if options.sample else None
+    if sample is not None and testset.ids is not None:
+        check_sample(sample, testset.ids, testset.where)
+        testset.ids = list(sample.ids)  # rows in the sample's order
+    source = testset.source
+    try:
+        spec = peek_inputs(checkpoint)
+        if spec is not None:  # check the test set and start decoding before torch is imported
+            _prepare(source, spec, options)
+        models = [open_model(p, device=options.device, engine=options.engine) for p in paths]
+        for model in models:
+            _prepare(source, model, options)
+        ensemble = Ensemble(models, options.tta)
+        decision = Decision.for_model(models[0], options.positive, options.threshold)
+        labeller = Labeller.make(options.output, decision, options.clip)
+        bad = BadItems(options.skip_bad)
+        progress = Progress(len(source) or None, "submission", "item", options.quiet)
+        cells, counts = {}, {c: 0 for c in decision.classes}
+        try:
+            for batch in source.batches(options.batch_size, bad):
+                p = ensemble.probabilities(batch.x)
+                for name, row, chosen in zip(batch.names, labeller.cells(p), decision.decide(p)):
+                    if name in cells:
+                        raise UserError(f'{testset.where}: id "{name}" is not unique; no submission written')
+                    cells[name] = row
+                    counts[decision.classes[chosen]] += 1
+                progress.update(len(batch.names))
+        finally:
+            progress.close()
+    finally:
+        source.close()
+    if testset.ids is None:  # a CSV: the ids are known now
+        testset.ids = sort_ids(cells)
+        if sample is not None:
+            check_sample(sample, testset.ids, testset.where)
+            testset.ids = list(sample.ids)
+    order = [i for i in testset.ids if i in cells]
+    if not order:
+        raise UserError(f"{testset.where}: no item could be read; no submission written")
+    if sample is not None and len(order) != len(sample.ids):
+        missing = [i for i in sample.ids if i not in cells]
+        raise UserError(f"{len(missing)} item(s) of {testset.where} could not be read ({', '.join(missing[:5])}), "
+                        f"so the submission would miss ids that sample submission {sample.path} lists; "
+                        f"no submission written")
+    header = _header(testset, sample, labeller, options)
+    write_submission(options.out, header, ([i] + cells[i] for i in order))
+    summary = ", ".join(f"{name} {n}" for name, n in counts.items())
+    echo(f"wrote {len(order)} rows to {options.out} ({summary})")
+    if bad.skipped:
+        shown = "; ".join(f"{name} ({reason})" for name, reason in bad.skipped[:10])
+        more = f"; and {len(bad.skipped) - 10} more" if len(bad.skipped) > 10 else ""
+        warn(f"skipped {len(bad.skipped)} unreadable item(s), not in the submission: {shown}{more}")
+    return len(order), counts, bad.skipped
+
+
+def _check_options(options):
+    if options.output not in ("class", "probability"):
+        raise UserError(f"--output {options.output}: choose class or probability")
+    if options.clip is not None:
+        if options.output != "probability":
+            raise UserError("--clip is for --output probability")
+        low, high = options.clip
+        if not 0.0 <= low < high <= 1.0:
+            raise UserError(f"--clip {low} {high}: want 0 <= LOW < HIGH <= 1")
+
+
+def _prepare(source, spec, options):
+    source.check(spec)
+    if source.kind == "images" and hasattr(source, "start"):
+        size, channels = spec.image_spec
+        source.start(size, channels, options.jobs)
+
+
+def _header(testset, sample, labeller, options):
+    if sample is not None:
+        columns = labeller.columns(sample.header[1] if len(sample.header) == 2 else None)
+        if len(sample.header) != 1 + len(columns) or (labeller.per_class and sample.header[1:] != columns):
+            if labeller.per_class and sorted(sample.header[1:]) == sorted(columns):
+                raise UserError(f"{sample.path}: its class columns are in another order than the checkpoint's "
+                                f"classes ({', '.join(columns)})")
+            raise UserError(f"{sample.path}: its header {','.join(sample.header)} does not fit a submission of "
+                            f"{', '.join(columns)}")
+        if options.column is not None and len(sample.header) == 2 and options.column != sample.header[1]:
+            raise UserError(f"--column {options.column} differs from the sample submission's {sample.header[1]}")
+        return sample.header
+    return [testset.id_header] + labeller.columns(options.column or "label")

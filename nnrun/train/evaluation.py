@@ -1,0 +1,118 @@
+"""Running a network over a whole split and measuring it.
+
+`predict_split` gives the split's mean loss (exact: each batch's mean weighted by its size) and
+the primary leaf's outputs for every example (probabilities in float64 for a softmax leaf, so
+thresholds near 1 keep their resolution). `split_metrics` turns them into the metrics of
+nnrun.train.metrics, computed once over the whole split. `evaluate` does both.
+"""
+import contextlib
+import math
+
+import numpy as np
+import torch
+
+from nnrun.network.loss import leaf_loss
+from nnrun.train import metrics as m
+
+
+def to_outputs(leaf, value):
+    """A leaf's training-time value (maybe logits) -> its outputs, float64 for a softmax."""
+    if leaf.from_logits and leaf.activation == "softmax":
+        return torch.softmax(value.double(), dim=1)
+    if leaf.from_logits and leaf.activation == "logistic":
+        return torch.sigmoid(value.double())
+    return value.double() if value.dtype != torch.float64 else value
+
+
+def batch_loss(task, outputs, labels_for, clean_input):
+    """Σ over leaves of each leaf's batch-mean loss. `labels_for(leaf)` gives its label targets."""
+    total = None
+    for leaf in task.leaves:
+        target = clean_input if leaf.target is not None else labels_for(leaf)
+        value = leaf_loss(leaf.loss, outputs[leaf.id], target, from_logits=leaf.from_logits)
+        total = value if total is None else total + value
+    return total
+
+
+def needs_one_hot(leaf):
+    """Whether a label leaf's loss compares values (one-hot rows) rather than taking class indices."""
+    return leaf.target is None and not (leaf.loss == "cross-entropy" and leaf.from_logits)
+
+
+@torch.no_grad()
+def predict_split(network, task, data, batch_size, autocast=None):
+    """(mean loss, primary outputs [N, K] float64 numpy, or None for an autoencoder)."""
+    was_training = network.training
+    network.eval()
+    total = torch.zeros((), dtype=torch.float64, device=data.device)
+    keep = []
+    try:
+        for start in range(0, data.count, batch_size):
+            stop = min(start + batch_size, data.count)
+            x = data.input_range(start, stop)
+            with autocast() if autocast is not None else contextlib.nullcontext():
+                outputs, _ = network.run(x, logits=True)
+                index = slice(start, stop)
+                loss = batch_loss(task, outputs,
+                                  lambda leaf: (data.one_hot[index] if needs_one_hot(leaf) else data.labels[index]),
+                                  x)
+            total += loss.double() * (stop - start)
+            if not task.autoencoder:
+                keep.append(to_outputs(task.primary, outputs[task.primary.id]).cpu())
+    finally:
+        network.train(was_training)
+    loss = float(total) / max(data.count, 1)
+    outputs = torch.cat(keep).numpy() if keep else None
+    return loss, outputs
+
+
+def split_metrics(task, loss, outputs, labels, threshold, count):
+    """Metrics of one split. threshold: a number, "auto" (tune it here), or None."""
+    if task.autoencoder or outputs is None:
+        return {"count": int(count), "loss": loss}
+    tune = None
+    if threshold == "auto":
+        tune = "accuracy" if task.metric == "accuracy" else "f-beta"
+        threshold = None
+    result = m.classification_metrics(outputs, labels, list(task.classes), positive=task.positive,
+                                      beta=task.beta, threshold=threshold, tune_threshold=tune)
+    return {"loss": loss, **result}
+
+
+def evaluate(network, task, data, batch_size, threshold, autocast=None):
+    loss, outputs = predict_split(network, task, data, batch_size, autocast)
+    result = split_metrics(task, loss, outputs, data.labels_np, threshold, data.count)
+    if not math.isfinite(loss):
+        result["loss"] = None if math.isnan(loss) else loss
+    return result
+
+
+@torch.no_grad()
+def denoising_metrics(network, data, batch_size, noise, seed=0):
+    """For a denoising autoencoder: the mean squared error of its reconstruction of corrupted
+    inputs against the clean ones, and the identity's (the corrupted input itself), under the same
+    noise (`noise(x, generator)`, drawn from a fixed seed so epochs compare)."""
+    generator = torch.Generator(device=data.device)
+    generator.manual_seed(seed)
+    network_error = torch.zeros((), dtype=torch.float64, device=data.device)
+    identity_error = torch.zeros((), dtype=torch.float64, device=data.device)
+    was_training = network.training
+    network.eval()
+    try:
+        for start in range(0, data.count, batch_size):
+            stop = min(start + batch_size, data.count)
+            clean = data.input_range(start, stop)
+            noisy = noise(clean, generator)
+            out = network(noisy).reshape(clean.shape)
+            network_error += (out.double() - clean.double()).pow(2).sum()
+            identity_error += (noisy.double() - clean.double()).pow(2).sum()
+    finally:
+        network.train(was_training)
+    values = max(data.count, 1) * max(int(np.prod(data.x_file.shape[1:])), 1)
+    return {"denoising-mse": float(network_error) / values, "identity-mse": float(identity_error) / values}
+
+
+def scores_of(metrics_value, task):
+    return m.score(metrics_value, task.metric)
+
+

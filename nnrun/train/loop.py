@@ -1,0 +1,307 @@
+"""The training loop: a fold over epochs, Cortex's `train-n` / `train-forever`.
+
+    state -> train an epoch -> evaluate the whole selection split -> tune the threshold ->
+    keep the best -> checkpoint (best.nnrun, last.nnrun with the resume state) -> state'
+
+It stops after `epoch-count` epochs (never, when null), after `early-stopping` epochs without a
+new best, on Ctrl-C / SIGTERM (the epoch in progress is dropped; both checkpoints stay valid), or
+at a non-finite loss (a UserError naming the epoch and batch; the last good checkpoints stay).
+At the end the best epoch's confusion matrix is shown, and when a test split exists the best
+checkpoint is measured on it at its stored threshold.
+"""
+import math
+import signal
+import sys
+import threading
+import time
+
+import click
+import torch
+
+from nnrun.checkpoint import read_checkpoint
+from nnrun.errors import UserError
+from nnrun.model_io import save_model
+from nnrun.train import report
+from nnrun.train.evaluation import denoising_metrics, evaluate
+from nnrun.train.metrics import score as metric_score
+from nnrun.train.optimizers import learning_rates
+from nnrun.train.run_folder import BEST, LAST, TEST, write_json_atomic
+from nnrun.train.state import rng_state, set_rng_state
+from nnrun.train.step import EpochRunner, NonFiniteLoss
+
+
+class StopSignal:
+    """Turns SIGINT/SIGTERM into a flag the loop polls; a second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.requested = None
+        self._previous = {}
+
+    def __call__(self):
+        return self.requested is not None
+
+    def _handle(self, signum, frame):
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+class Console:
+    """What the run says: to the terminal (unless quiet) and always to the run's log."""
+
+    def __init__(self, folder, quiet):
+        self.folder, self.quiet = folder, quiet
+
+    def say(self, text, always=False, err=False):
+        self.folder.log(text)
+        if always or not self.quiet:
+            click.echo(text, err=err)
+
+
+class Trainer:
+    def __init__(self, session, folder, *, quiet=False, resume=None, hooks=None):
+        self.s = session
+        self.folder = folder
+        self.console = Console(folder, quiet)
+        self.quiet = quiet
+        self.stop = StopSignal()
+        self.hooks = hooks or {}
+        self.epoch = 0
+        self.best = {"score": None, "epoch": None, "threshold": None, "metrics": None}
+        self.since_best = 0
+        if resume is not None:
+            self._restore(resume)
+
+    # ---- resume state
+    def resume_state(self):
+        s = self.s
+        return {
+            "epoch": self.epoch,
+            "optimizer": s.optimizer.state_dict(),
+            "schedule": s.schedule.state_dict() if s.schedule is not None else None,
+            "scaler": s.scaler.state_dict() if s.scaler is not None else None,
+            "sampler": s.sampler.state_dict(),
+            "augmenter": s.augmenter.state_dict(),
+            "rng": rng_state(),
+            "best": {k: v for k, v in self.best.items() if k != "metrics"},
+            "since-best": self.since_best,
+        }
+
+    def _restore(self, payload):
+        s, state = self.s, payload["resume"]
+        s.network.load_state_dict({k: v.to(s.device) for k, v in payload["tensors"].items()})
+        s.optimizer.load_state_dict(state["optimizer"])
+        if s.schedule is not None and state.get("schedule") is not None:
+            s.schedule.load_state_dict(state["schedule"])
+        if s.scaler is not None and state.get("scaler"):
+            s.scaler.load_state_dict(state["scaler"])
+        s.sampler.load_state_dict(state["sampler"])
+        s.augmenter.load_state_dict(state["augmenter"])
+        set_rng_state(state["rng"])
+        self.epoch = int(state["epoch"])
+        self.best.update(state["best"])
+        self.since_best = int(state["since-best"])
+
+    # ---- checkpoints
+    def _save(self, name, metrics, threshold, resume=None):
+        s = self.s
+        task = s.task
+        save_model(self.folder.file(name), s.network, classes=list(task.classes),
+                   preprocessing=s.preprocessing,
+                   positive=task.classes[task.positive] if task.positive is not None else None,
+                   threshold=threshold, train=s.spec.train, epoch=self.epoch, metrics=metrics,
+                   dataset={"path": str(s.dataset.path), "manifest-sha256": s.manifest_sha256,
+                            "selection-split": task.selection_split, "train-split": task.train_split},
+                   config=s.spec.resolved(), resume=resume)
+
+    # ---- the fold
+    def run(self):
+        s, task, train = self.s, self.s.task, self.s.spec.train
+        runner = EpochRunner(s, self.stop)
+        count = train["epoch-count"]
+        patience = train["early-stopping"]
+        for note in s.notes:
+            self.console.say(f"note: {note}")
+        self.console.say(self._opening())
+        outcome = "finished"
+        with self.stop:
+            try:
+                while count is None or self.epoch < count:
+                    if self.stop():
+                        outcome = "interrupted"
+                        break
+                    if not self._one_epoch(runner):
+                        outcome = "interrupted"
+                        break
+                    if patience is not None and self.since_best >= patience:
+                        outcome = "early-stopped"
+                        self.console.say(f"early stopping: no new best in {patience} epochs")
+                        break
+            except NonFiniteLoss as bad:
+                self._fail_non_finite(bad)
+            self._finish(outcome)
+        return outcome
+
+    def _opening(self):
+        s = self.s
+        what = {"f-beta": f"{report.f_label(s.task.beta)} of class {s.task.classes[s.task.positive]}"
+                if s.task.positive is not None else "f-beta",
+                "accuracy": "accuracy", "loss": "loss"}[s.task.metric]
+        count = s.spec.train["epoch-count"]
+        epochs = f"{count} epochs" if count else "until stopped"
+        return (f"training {s.spec.name} on {s.dataset.path} ({s.task.train_split}: {s.train_data.count}) on "
+                f"{s.device} ({s.precision}, {s.threads} thread{'s' if s.threads != 1 else ''}): "
+                f"{epochs} of {s.epoch_size:,} samples, batch {s.batch_size}, "
+                f"{s.spec.train['sampling']} sampling; best by {what} on {s.task.selection_split}\n"
+                f"run folder: {self.folder.path}")
+
+    def _progress(self, epoch):
+        if self.quiet or not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+        count = self.s.spec.train["epoch-count"]
+        return tqdm(total=self.s.epoch_size, desc=f"epoch {epoch}" + (f"/{count}" if count else ""),
+                    unit="sample", unit_scale=True, leave=False, dynamic_ncols=True, mininterval=0.2)
+
+    def _one_epoch(self, runner):
+        s, task = self.s, self.s.task
+        epoch = self.epoch + 1
+        indices = s.sampler.take(s.epoch_size)
+        progress = self._progress(epoch)
+        try:
+            if "before-epoch" in self.hooks:
+                self.hooks["before-epoch"](epoch)
+            result = runner.run(epoch, indices, progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        if result.interrupted:
+            return False
+        started = time.perf_counter()
+        metrics = evaluate(s.network, task, s.selection_data, s.spec.train["eval-batch-size"],
+                           task.threshold, s.autocast_factory)
+        noise = self._denoising_noise()
+        if noise is not None:
+            metrics.update(denoising_metrics(s.network, s.selection_data, s.spec.train["eval-batch-size"], noise))
+        eval_seconds = time.perf_counter() - started
+        self.epoch = epoch
+        score = metric_score(metrics, task.metric) if metrics.get(task.metric) is not None else None
+        better = score is not None and not math.isnan(score) and (self.best["score"] is None
+                                                                 or score > self.best["score"])
+        threshold = metrics.get("threshold") if task.threshold is not None else None
+        if better:
+            self.best = {"score": score, "epoch": epoch, "threshold": threshold, "metrics": metrics}
+            self.since_best = 0
+        else:
+            self.since_best += 1
+        if s.schedule is not None and score is not None:
+            s.schedule.step(score)
+        if better:
+            self._save(BEST, metrics, threshold)
+        self._save(LAST, metrics, threshold, resume=self.resume_state())
+        self.folder.committed = True
+        record = {"epoch": epoch, "train-loss": result.loss, "train-seconds": result.seconds,
+                  "samples": result.samples, "samples-per-second": result.samples_per_second,
+                  "eval-seconds": eval_seconds, "split": task.selection_split, **metrics,
+                  "threshold": threshold, "best": better, "learning-rate": learning_rates(s.optimizer)[0]}
+        self.folder.append_metrics(record)
+        self.console.say(report.epoch_block(epoch, metrics, task.beta))
+        self.console.say(report.summary_line(record | {"metrics": metrics}, s.spec.train["epoch-count"],
+                                             task.metric, task.beta, task.selection_split))
+        if "after-epoch" in self.hooks:
+            self.hooks["after-epoch"](epoch)
+        return True
+
+    def _denoising_noise(self):
+        """The input-noise of a denoising autoencoder's config, for its evaluation, or None."""
+        s = self.s
+        if not s.task.autoencoder or not s.augmenter.inputs:
+            return None
+        items = [i for i in s.augmenter.items if i["name"] == "input-noise"]
+        if not items:
+            return None
+        from nnrun.train.augment import input_noise
+        item = items[0]
+        return lambda x, g: input_noise(x, g, item["std"], item["fraction"])
+
+    def _fail_non_finite(self, bad):
+        kept = (f"best.nnrun and last.nnrun hold epoch {self.epoch}" if self.epoch
+                else "nothing was saved (no epoch finished)")
+        self.folder.log(f"error: {bad}")
+        raise UserError(f"training stopped: the loss is {bad.value} at epoch {bad.epoch}, batch {bad.batch}; "
+                        f"{kept}. Try a lower train.optimizer.learning-rate or set train.gradient-clipping")
+
+    # ---- the end
+    def _finish(self, outcome):
+        s, task = self.s, self.s.task
+        if outcome == "interrupted":
+            if self.epoch == 0:
+                self.console.say(f"stopped ({self.stop.requested}) before the first epoch finished: "
+                                 f"nothing to resume", always=True, err=True)
+                return
+            self.console.say(f"stopped ({self.stop.requested}) during epoch {self.epoch + 1}; "
+                             f"last.nnrun holds epoch {self.epoch}. Resume with: "
+                             f"nnrun train --resume {self.folder.path}", always=True, err=True)
+        if self.best["epoch"] is None:
+            self.console.say("no epoch gave a usable score; best.nnrun was not written", always=True)
+            return
+        best = self.best
+        metrics = best.get("metrics")
+        line = f"best: epoch {best['epoch']} ({task.metric} {_show_score(best['score'], task.metric)}"
+        if best.get("threshold") is not None:
+            line += f", threshold {best['threshold']:.6g}"
+        self.console.say(line + f") in {self.folder.file(BEST)}", always=True)
+        if metrics and "confusion-matrix" in metrics:
+            self.console.say(f"confusion matrix of the best epoch on {task.selection_split}:\n"
+                             + report.confusion_table(metrics["confusion-matrix"], list(task.classes)))
+        if task.test_split is not None:
+            self._test()
+
+    def _test(self):
+        s, task = self.s, self.s.task
+        payload = read_checkpoint(self.folder.file(BEST))
+        s.network.load_state_dict({k: v.to(s.device) for k, v in payload["tensors"].items()})
+        threshold = payload.get("threshold")
+        metrics = evaluate(s.network, task, s.test_data, s.spec.train["eval-batch-size"],
+                           threshold if task.threshold is not None else None, s.autocast_factory)
+        write_json_atomic(self.folder.file(TEST), {"epoch": payload.get("epoch"), "split": task.test_split,
+                                                  "threshold": threshold, **metrics})
+        head = f"test ({task.test_split}, best epoch {payload.get('epoch')}"
+        head += f", threshold {threshold:.6g})" if threshold is not None else ")"
+        lines = [head]
+        if "f-beta" in metrics:
+            lines += [f"Precision: {metrics['precision']}", f"Recall: {metrics['recall']}",
+                      f"{report.f_label(task.beta)}: {metrics['f-beta']}",
+                      f"Average precision: {metrics['average-precision']}"]
+        if "accuracy" in metrics:
+            lines.append(f"Accuracy: {metrics['accuracy']}")
+        lines.append(f"Loss: {metrics['loss']}")
+        self.console.say("\n".join(lines), always=True)
+        if "confusion-matrix" in metrics:
+            self.console.say(report.confusion_table(metrics["confusion-matrix"], list(task.classes)))
+        return metrics
+
+
+def _show_score(score, metric):
+    return f"{-score:.6g}" if metric == "loss" else f"{score:.6g}"
+
+
+def load_resume_payload(path):
+    payload = read_checkpoint(path)
+    if "resume" not in payload or "config" not in payload:
+        raise UserError(f"{path}: holds no resume state (is it a best.nnrun?)")
+    return payload
+
+
+__all__ = ["Trainer", "StopSignal", "load_resume_payload", "torch"]

@@ -1,0 +1,163 @@
+"""The run folder: what a training run leaves behind.
+
+    runs/<config name>/<time>/     (or --run-dir)
+      config.yaml      the resolved config (every default filled in)
+      run.json         versions, device, seed, threads, the dataset and its manifest's sha256,
+                       the command, start time, and one entry per resume
+      metrics.jsonl    one JSON object per epoch
+      train.log        everything printed, with the time of each line
+      best.nnrun       the best epoch's model (threshold and metrics included)
+      last.nnrun       the last epoch's model with the state to resume from
+      test.json        the best model's metrics on the test split, when there is one
+
+The folder is made only once every check has passed, and removed again if the run ends before
+its first epoch's checkpoints are written: a failed start leaves nothing behind.
+"""
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from nnrun import __version__
+from nnrun.errors import UserError
+
+BEST, LAST, CONFIG, RUN, METRICS, LOG, TEST = ("best.nnrun", "last.nnrun", "config.yaml", "run.json",
+                                               "metrics.jsonl", "train.log", "test.json")
+
+
+def manifest_sha256(dataset):
+    return hashlib.sha256((Path(dataset.path) / "dataset.json").read_bytes()).hexdigest()
+
+
+def new_run_path(name, run_dir=None, root="runs"):
+    """The folder a new run will use (not made yet). An explicit one must be new or empty."""
+    if run_dir is not None:
+        path = Path(run_dir)
+        if path.exists():
+            if not path.is_dir():
+                raise UserError(f"--run-dir {path}: is a file")
+            if (path / LAST).exists() or (path / BEST).exists():
+                raise UserError(f"--run-dir {path}: already holds a run; continue it with "
+                                f"`nnrun train --resume {path}` or choose another folder")
+            if any(path.iterdir()):
+                raise UserError(f"--run-dir {path}: is not empty")
+        return path
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    path = Path(root) / name / stamp
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(root) / name / f"{stamp}-{n}"
+    return path
+
+
+def _dump_yaml(value):
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=None)
+
+
+def write_json_atomic(path, value):
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(value, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class RunFolder:
+    """Writes the run folder's files. `committed` once the first checkpoints exist."""
+
+    def __init__(self, path, created):
+        self.path = Path(path)
+        self.created = created        # we made it (so we may remove it on a failed start)
+        self.committed = (self.path / LAST).exists()
+        self._log = None
+
+    @classmethod
+    def create(cls, path):
+        path = Path(path)
+        existed = path.exists()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as problem:
+            raise UserError(f"cannot make the run folder {path}: {problem.strerror or problem}") from None
+        return cls(path, created=not existed)
+
+    @classmethod
+    def existing(cls, path):
+        folder = cls(path, created=False)
+        folder.committed = True
+        return folder
+
+    def file(self, name):
+        return self.path / name
+
+    def write_config(self, resolved):
+        (self.path / CONFIG).write_text(_dump_yaml(resolved))
+
+    def write_run_info(self, info):
+        write_json_atomic(self.path / RUN, info)
+
+    def read_run_info(self):
+        try:
+            return json.loads((self.path / RUN).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def append_metrics(self, record):
+        with open(self.path / METRICS, "a") as f:
+            f.write(json.dumps(record, allow_nan=True) + "\n")
+            f.flush()
+
+    def keep_metrics_through(self, epoch):
+        """Drop metrics lines after `epoch` (an interrupted epoch's line, before a resume)."""
+        path = self.path / METRICS
+        if not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line).get("epoch", 0) <= epoch:
+                    kept.append(line)
+            except ValueError:
+                continue
+        tmp = Path(f"{path}.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, path)
+
+    def log(self, text):
+        if self._log is None:
+            self._log = open(self.path / LOG, "a", buffering=1)
+        stamp = datetime.datetime.now().strftime("%H:%M:%S")
+        for line in str(text).splitlines() or [""]:
+            self._log.write(f"{stamp} {line}\n")
+
+    def close(self):
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def discard_if_uncommitted(self):
+        """Remove a folder this run made and never wrote a checkpoint into."""
+        self.close()
+        if self.created and not self.committed and self.path.exists():
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def environment(device, seed, threads):
+    info = {
+        "nnrun-version": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
+        "numpy": np.__version__, "platform": platform.platform(), "device": str(device),
+        "seed": seed, "threads": threads,
+    }
+    if device.type == "cuda":
+        info["device-name"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    else:
+        info["device-name"] = platform.processor() or platform.machine()
+    return info

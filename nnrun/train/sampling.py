@@ -1,0 +1,133 @@
+"""Infinite training streams cut into epochs, as index tensors (no per-sample Python).
+
+Cortex's training data is an endless stream: `ShuffleStream` walks the training split in a fresh
+random order each pass; `ClassBalancedStream` keeps one endless stream per class (each reshuffled
+when it runs out) and takes one example from each class in turn, so every batch is balanced.
+`take(n)` returns the next n indices of the stream; an epoch is `take(epoch_size)`.
+
+Streams are seeded, their whole state is plain data (`state_dict`/`load_state_dict`, tensors
+included) for an exact resume, and they are the same in every process given the same seed, so a
+data-parallel run shards them with `shard(indices, rank, world)`: each process draws the same
+global epoch and keeps its share.
+"""
+import torch
+
+
+class _Stream:
+    """One endless stream over the indices `pool`, in a fresh random order each pass."""
+
+    def __init__(self, pool, generator):
+        self.pool = pool
+        self.generator = generator
+        self.order = self._shuffled()
+        self.cursor = 0
+
+    def _shuffled(self):
+        return self.pool[torch.randperm(len(self.pool), generator=self.generator)]
+
+    def take(self, count):
+        parts, need = [], count
+        while need > 0:
+            if self.cursor == len(self.order):
+                self.order, self.cursor = self._shuffled(), 0
+            part = self.order[self.cursor:self.cursor + need]
+            self.cursor += len(part)
+            need -= len(part)
+            parts.append(part)
+        return torch.cat(parts) if len(parts) != 1 else parts[0]
+
+    def state_dict(self):
+        return {"order": self.order.clone(), "cursor": self.cursor}
+
+    def load_state_dict(self, state):
+        self.order = state["order"].to(torch.int64)
+        self.cursor = int(state["cursor"])
+
+
+def _generator(seed):
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return generator
+
+
+class ShuffleStream:
+    """Plain shuffled epochs: every example once per pass, a new order each pass."""
+
+    kind = "shuffle"
+
+    def __init__(self, labels, seed):
+        count = len(labels)
+        if count == 0:
+            raise ValueError("cannot sample from an empty split")
+        self.generator = _generator(seed)
+        self.stream = _Stream(torch.arange(count, dtype=torch.int64), self.generator)
+
+    def take(self, count):
+        return self.stream.take(int(count))
+
+    def state_dict(self):
+        return {"kind": self.kind, "generator": self.generator.get_state(), "stream": self.stream.state_dict()}
+
+    def load_state_dict(self, state):
+        _check_kind(self, state)
+        self.generator.set_state(state["generator"])
+        self.stream.load_state_dict(state["stream"])
+
+
+class ClassBalancedStream:
+    """Cortex's class-balanced stream: one endless reshuffled stream per class, one example from
+    each class in turn (classes with no example in the split are left out of the turn)."""
+
+    kind = "class-balanced"
+
+    def __init__(self, labels, seed):
+        labels = torch.as_tensor(labels, dtype=torch.int64)
+        if len(labels) == 0:
+            raise ValueError("cannot sample from an empty split")
+        self.generator = _generator(seed)
+        self.classes = [int(c) for c in torch.unique(labels)]  # sorted, present classes only
+        self.streams = [_Stream(torch.nonzero(labels == c).flatten(), self.generator) for c in self.classes]
+        self.turn = 0  # which class the next index comes from
+
+    def take(self, count):
+        count, k = int(count), len(self.streams)
+        out = torch.empty(count, dtype=torch.int64)
+        for position, stream in enumerate(self.streams):
+            first = (position - self.turn) % k  # the first place in this draw that is this class's
+            places = torch.arange(first, count, k)
+            out[places] = stream.take(len(places))
+        self.turn = (self.turn + count) % k
+        return out
+
+    def state_dict(self):
+        return {"kind": self.kind, "generator": self.generator.get_state(), "turn": self.turn,
+                "classes": list(self.classes), "streams": [s.state_dict() for s in self.streams]}
+
+    def load_state_dict(self, state):
+        _check_kind(self, state)
+        if list(state["classes"]) != self.classes or len(state["streams"]) != len(self.streams):
+            raise ValueError("the saved sampler was made for other classes")
+        self.generator.set_state(state["generator"])
+        self.turn = int(state["turn"])
+        for stream, saved in zip(self.streams, state["streams"]):
+            stream.load_state_dict(saved)
+
+
+def _check_kind(sampler, state):
+    if state.get("kind") != sampler.kind:
+        raise ValueError(f"the saved sampler is {state.get('kind')}, not {sampler.kind}")
+
+
+SAMPLERS = {"shuffle": ShuffleStream, "class-balanced": ClassBalancedStream}
+
+
+def make_sampler(kind, labels, seed):
+    """The stream named by `train.sampling` over a split's labels."""
+    return SAMPLERS[kind](labels, seed)
+
+
+def shard(indices, rank, world):
+    """This process's share of a global epoch: every `world`-th index from `rank`."""
+    if world == 1:
+        return indices
+    return indices[rank::world]

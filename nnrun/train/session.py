@@ -1,0 +1,176 @@
+"""Everything a training run needs, built from a validated spec and checked before anything is
+written: the dataset and task, the device, precision and threads, the network (maybe started
+from another checkpoint), the input preprocessing, the training and selection data on the
+device, the sampler, the augmenter, the optimizer and the schedule.
+"""
+import contextlib
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nnrun.data.dataset import open_dataset
+from nnrun.data.preprocess import Preprocessing
+from nnrun.errors import UserError
+from nnrun.model_io import select_device
+from nnrun.network.build import build_network
+from nnrun.train.augment import Augmenter
+from nnrun.train.data import Inputs, SplitData
+from nnrun.train.evaluation import needs_one_hot
+from nnrun.train.optimizers import make_optimizer
+from nnrun.train.run_folder import manifest_sha256
+from nnrun.train.sampling import make_sampler
+from nnrun.train.schedule import make_schedule
+from nnrun.train.task import make_task
+from nnrun.train.transfer import init_from, layer_names
+
+# Below this many multiply-adds per training step, one CPU thread beats several (measured:
+# thread hand-offs cost more than small matrix products gain from them).
+SMALL_STEP_MACS = 20_000_000
+
+
+@dataclass
+class Session:
+    spec: object
+    dataset: object
+    task: object
+    device: torch.device
+    dtype: torch.dtype
+    precision: str                 # what actually runs: float32, float64, bf16, fp16
+    threads: int
+    network: object
+    preprocessing: Preprocessing
+    inputs: Inputs
+    augmenter: Augmenter
+    train_data: SplitData
+    selection_data: SplitData
+    sampler: object
+    optimizer: object
+    schedule: object
+    scaler: object
+    epoch_size: int
+    batch_size: int
+    manifest_sha256: str
+    notes: list = field(default_factory=list)
+
+    def autocast(self):
+        if self.precision in ("bf16", "fp16"):
+            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+            return torch.autocast(device_type=self.device.type, dtype=dtype)
+        return contextlib.nullcontext()
+
+    @property
+    def autocast_factory(self):
+        return self.autocast if self.precision in ("bf16", "fp16") else None
+
+    @functools.cached_property
+    def test_data(self):
+        split = self.task.test_split
+        if split is None:
+            return None
+        return SplitData(self.dataset, split, self.inputs, self.device,
+                         one_hot=any(needs_one_hot(leaf) for leaf in self.task.leaves))
+
+
+def dataset_path(spec):
+    path = spec.data.get("path")
+    if not path:
+        raise UserError(f"{spec.source}: data: no dataset; give `data: FOLDER` in the config or "
+                        f"--set data=FOLDER (a folder made by `nnrun prepare`)")
+    return Path(path).expanduser()
+
+
+def step_macs(plan, batch_size):
+    """Multiply-adds of one forward pass over a batch, from the plan's shapes (weight layers only)."""
+    total = 0
+    for node in plan.nodes:
+        if not node.in_shapes:
+            continue
+        src, out = node.in_shapes[0], node.out_shape
+        if node.layer == "linear":
+            total += src.size * out.size
+        elif node.layer in ("convolutional", "depthwise-convolutional", "separable-convolutional"):
+            kernel = node.args.get("kernel", 1)
+            groups = src.channels if node.layer == "depthwise-convolutional" else 1
+            total += out.size * kernel * kernel * src.channels // groups
+        else:
+            total += out.size
+    return total * batch_size
+
+
+def choose_threads(option, plan, batch_size, device):
+    """`train.threads`: a number, or auto: one thread for a small CPU step, torch's default otherwise."""
+    if option != "auto":
+        return int(option)
+    default = torch.get_num_threads()
+    if device.type == "cpu" and step_macs(plan, batch_size) < SMALL_STEP_MACS:
+        return 1
+    return default
+
+
+def _precision(train, device, notes):
+    wanted = train["precision"]
+    if wanted == "float64":
+        return torch.float64, "float64"
+    if wanted in ("bf16", "fp16"):
+        if device.type != "cuda":
+            notes.append(f"train.precision {wanted}: mixed precision runs on CUDA only; this run is on "
+                         f"{device.type}, in float32")
+            return torch.float32, "float32"
+        if wanted == "bf16" and not torch.cuda.is_bf16_supported():
+            notes.append("train.precision bf16: this GPU has no bf16; using fp16")
+            wanted = "fp16"
+    return torch.float32, wanted
+
+
+def open_session(spec, device_option=None):
+    """Build a session; UserError for any disagreement between config, dataset and machine."""
+    train, data = spec.train, spec.data
+    dataset = open_dataset(dataset_path(spec))
+    task = make_task(spec, dataset)
+    notes = []
+    device = select_device(device_option or train["device"])
+    dtype, precision = _precision(train, device, notes)
+    threads = choose_threads(train["threads"], spec.plan, train["batch-size"], device)
+    torch.set_num_threads(threads)
+
+    seed = train["seed"]
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    network = build_network(spec.plan, device=device, dtype=dtype)
+    if train["init-from"]:
+        copied, fresh = init_from(network, Path(train["init-from"]).expanduser())
+        notes.append(f"init-from {train['init-from']}: {len(copied)} tensors loaded "
+                     f"({', '.join(layer_names(copied))}); {len(fresh)} start fresh"
+                     + (f" ({', '.join(layer_names(fresh))})" if fresh else ""))
+    network.train()
+
+    preprocessing = Preprocessing.from_manifest(dataset.manifest, data["preprocessing"])
+    inputs = Inputs(preprocessing, device, dtype)
+    augmenter = Augmenter(train["augmentation"], dataset, task.train_split, task.positive, device, seed + 1)
+    one_hot = any(needs_one_hot(leaf) for leaf in task.leaves)
+    train_data = SplitData(dataset, task.train_split, inputs, device, keep_stored=augmenter.changes_stored,
+                           one_hot=one_hot)
+    selection_data = SplitData(dataset, task.selection_split, inputs, device, one_hot=one_hot)
+
+    labels = train_data.labels_np if train_data.labelled else np.zeros(train_data.count, dtype=np.int64)
+    sampling = train["sampling"]
+    if sampling == "class-balanced" and not train_data.labelled:
+        sampling = "shuffle"
+    sampler = make_sampler(sampling, labels, seed + 2)
+    missing = [task.classes[c] for c in range(len(task.classes))
+               if sampling == "class-balanced" and not np.any(labels == c)]
+    if missing:
+        notes.append(f"class-balanced sampling: no training example of {', '.join(missing)}")
+    epoch_size = train["epoch-size"] or train_data.count
+    optimizer = make_optimizer(train["optimizer"], network, device)
+    if optimizer is None:
+        raise UserError("network: nothing is trainable (every layer is non-trainable? or has "
+                        "learning-attenuation 0)")
+    schedule = make_schedule(train["schedule"], optimizer, train["epoch-count"])
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    return Session(spec, dataset, task, device, dtype, precision, threads, network, preprocessing, inputs,
+                   augmenter, train_data, selection_data, sampler, optimizer, schedule, scaler, epoch_size,
+                   train["batch-size"], manifest_sha256(dataset), notes)

@@ -1,0 +1,185 @@
+"""One training epoch: the hot loop.
+
+An epoch's indices are drawn once (one tensor) and moved to the device; each step gathers its
+batch by index, augments it, runs the network, and updates. The step reads no number back from
+the device: each loss is kept on the device and looked at every `check_every` steps, to update
+the progress bar and to stop at the first non-finite loss (naming its batch).
+"""
+import math
+import time
+
+import torch
+
+from nnrun.network.loss import leaf_loss
+from nnrun.train.evaluation import needs_one_hot
+
+
+class NonFiniteLoss(Exception):
+    def __init__(self, epoch, batch, value):
+        super().__init__(f"epoch {epoch}, batch {batch}: loss is {value}")
+        self.epoch, self.batch, self.value = epoch, batch, value
+
+
+class EpochResult:
+    def __init__(self, loss, seconds, samples, steps, interrupted):
+        self.loss, self.seconds, self.samples, self.steps, self.interrupted = \
+            loss, seconds, samples, steps, interrupted
+
+    @property
+    def samples_per_second(self):
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
+
+
+def _batch_maker(session):
+    """index tensor -> (network input, clean input) for a training batch."""
+    data, augmenter, inputs = session.train_data, session.augmenter, session.inputs
+    if augmenter.changes_stored:
+        dtype = session.dtype
+        labels = data.labels
+
+        def clean(index):
+            stored = data.stored_batch(index).to(dtype)
+            y = labels[index] if labels is not None else None
+            return inputs(augmenter.stored_units(stored, y))
+    else:
+        clean = data.input_batch
+    if augmenter.inputs:
+        def batch(index):
+            x = clean(index)
+            return augmenter.input_units(x), x
+    else:
+        def batch(index):
+            x = clean(index)
+            return x, x
+    return batch
+
+
+def _loss_maker(session):
+    """index tensor -> the batch's loss (Σ over leaves + activity penalty)."""
+    run = session.network.run
+    data = session.train_data
+    batch = _batch_maker(session)
+    leaves = session.task.leaves
+    if len(leaves) == 1:
+        leaf = leaves[0]
+        kind, key, logits = leaf.loss, leaf.id, leaf.from_logits
+        if leaf.target is None:
+            table = data.one_hot if needs_one_hot(leaf) else data.labels
+
+            def loss_of(index):
+                x, _ = batch(index)
+                outputs, penalty = run(x, logits=True)
+                loss = leaf_loss(kind, outputs[key], table[index], logits)
+                return loss if penalty is None else loss + penalty
+        else:
+            def loss_of(index):
+                x, clean = batch(index)
+                outputs, penalty = run(x, logits=True)
+                loss = leaf_loss(kind, outputs[key], clean, logits)
+                return loss if penalty is None else loss + penalty
+        return loss_of
+
+    def loss_of(index):
+        x, clean = batch(index)
+        outputs, penalty = run(x, logits=True)
+        total = penalty
+        for leaf in leaves:
+            if leaf.target is not None:
+                target = clean
+            else:
+                target = data.one_hot[index] if needs_one_hot(leaf) else data.labels[index]
+            value = leaf_loss(leaf.loss, outputs[leaf.id], target, leaf.from_logits)
+            total = value if total is None else total + value
+        return total
+    return loss_of
+
+
+def _updater(session):
+    """loss -> one optimizer step (mixed-precision scaling and gradient clipping when asked)."""
+    optimizer, scaler = session.optimizer, session.scaler
+    clip = session.spec.train["gradient-clipping"]
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    zero_grad, step = optimizer.zero_grad, optimizer.step
+    if scaler is not None:
+        def update(loss):
+            zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if clip:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            scaler.step(optimizer)
+            scaler.update()
+    elif clip:
+        def update(loss):
+            zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, clip)
+            step()
+    else:
+        def update(loss):
+            zero_grad(set_to_none=True)
+            loss.backward()
+            step()
+    return update
+
+
+class EpochRunner:
+    """Runs training epochs for a session. `stop()` says whether to stop now (Ctrl-C)."""
+
+    def __init__(self, session, stop):
+        self.session = session
+        self.stop = stop
+        self.loss_of = _loss_maker(session)
+        self.update = _updater(session)
+
+    def run(self, epoch, indices, progress=None):
+        s = self.session
+        batch_size, device = s.batch_size, s.device
+        indices = indices.to(device)
+        total = len(indices)
+        steps = math.ceil(total / batch_size)
+        check_every = max(1, min(steps // 100, 200))
+        loss_of, update, stop = self.loss_of, self.update, self.stop
+        autocast = s.autocast_factory
+        s.network.train()
+        kept, checked, done = [], 0, 0
+        start = time.perf_counter()
+        interrupted = False
+        for i in range(steps):
+            if stop():
+                interrupted = True
+                break
+            index = indices[i * batch_size:(i + 1) * batch_size]
+            if autocast is None:
+                loss = loss_of(index)
+            else:
+                with autocast():
+                    loss = loss_of(index)
+            update(loss)
+            kept.append(loss.detach())
+            done = i + 1
+            if done - checked >= check_every:
+                self._check(epoch, kept, checked, done, progress, batch_size, total, start)
+                checked = done
+        if done > checked:
+            self._check(epoch, kept, checked, done, progress, batch_size, total, start)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+        samples = min(done * batch_size, total)
+        mean = float(torch.stack(kept).double().mean()) if kept else float("nan")
+        return EpochResult(mean, seconds, samples, done, interrupted)
+
+    def _check(self, epoch, kept, checked, done, progress, batch_size, total, start):
+        """Stop at a non-finite loss; update the progress bar with the running loss."""
+        chunk = torch.stack(kept[checked:done])
+        finite = torch.isfinite(chunk)
+        if not bool(finite.all()):
+            first = int((~finite).nonzero()[0, 0])
+            raise NonFiniteLoss(epoch, checked + first + 1, float(chunk[first]))
+        if progress is not None:
+            seen = min(done * batch_size, total)
+            elapsed = time.perf_counter() - start
+            progress.update(seen - progress.n)
+            progress.set_postfix_str(f"loss {float(chunk.mean()):.4f}, {seen / max(elapsed, 1e-9):,.0f} samples/s",
+                                     refresh=False)

@@ -1,0 +1,142 @@
+"""What a network learns from a dataset: its leaves, their losses and targets, the classes, the
+positive class, the metric that selects the best epoch and the splits in play.
+
+`make_task(spec, dataset)` checks that the config and the dataset agree (input size and image
+shape against the features, output size against the classes, a positive class that is a class,
+splits that exist) and raises a UserError naming the place when they do not.
+"""
+from dataclasses import dataclass
+
+from nnrun.errors import UserError, did_you_mean
+from nnrun.network.build import LOGIT_LEAVES
+
+
+@dataclass(frozen=True)
+class Leaf:
+    id: str
+    loss: str                 # nnrun.network.loss kinds
+    from_logits: bool         # the network gives this leaf's pre-activation when training
+    target: object            # the input id it reconstructs, or None: it predicts the labels
+    activation: str           # the leaf's layer (softmax, logistic, ...), to turn logits into outputs
+
+
+@dataclass(frozen=True)
+class Task:
+    input_id: str
+    leaves: tuple             # every leaf, in plan order
+    primary: Leaf             # the leaf whose outputs the metrics judge
+    classes: tuple            # class names
+    positive: object          # the positive class index, or None
+    metric: str               # "f-beta", "accuracy" or "loss"
+    beta: float
+    threshold: object         # "auto", a number, or None (most probable class)
+    train_split: str
+    selection_split: str
+    test_split: object        # str or None
+
+    @property
+    def autoencoder(self):
+        return self.primary.target is not None
+
+    @property
+    def labelled(self):
+        return any(leaf.target is None for leaf in self.leaves)
+
+    @property
+    def binary(self):
+        return len(self.classes) == 2 and not self.autoencoder
+
+
+def leaf_of(plan, node):
+    logits = LOGIT_LEAVES.get(node.layer) == plan.loss(node)
+    return Leaf(node.id, plan.loss(node), logits, plan.target(node), node.layer)
+
+
+def make_task(spec, dataset):
+    plan, data, train = spec.plan, spec.data, spec.train
+    if len(plan.inputs) != 1:
+        ids = ", ".join(n.id for n in plan.inputs)
+        raise UserError(f"network: has {len(plan.inputs)} inputs ({ids}); training reads one data stream")
+    source = plan.inputs[0]
+    _check_input(source, dataset)
+    leaves = tuple(leaf_of(plan, node) for node in plan.leaves)
+    classes = tuple(dataset.classes)
+    for node, leaf in zip(plan.leaves, leaves):
+        if leaf.target is None:
+            if not dataset.labelled:
+                raise UserError(f"{node.place}: predicts labels, but {dataset.path} is unlabelled")
+            if node.out_shape.size != len(classes):
+                raise UserError(f"{node.place}: gives {node.out_shape.size} outputs, but {dataset.path} has "
+                                f"{len(classes)} classes ({_listed(classes)})")
+    labelled = [leaf for leaf in leaves if leaf.target is None]
+    primary = labelled[0] if labelled else leaves[0]
+
+    metric = train["metric"]
+    name = metric["name"]
+    if name == "auto":
+        name = "loss" if not labelled else ("f-beta" if len(classes) == 2 else "accuracy")
+    if not labelled and name != "loss":
+        raise UserError(f"train.metric: {name} needs labels, but this network only reconstructs its input; "
+                        f"use loss")
+    positive = None
+    if labelled:
+        if metric["positive"] is not None:
+            if metric["positive"] not in classes:
+                raise UserError(f'train.metric.positive: "{metric["positive"]}" is not a class of {dataset.path} '
+                                f"(its classes: {_listed(classes)}){did_you_mean(metric['positive'], classes)}")
+            positive = classes.index(metric["positive"])
+        elif len(classes) == 2 or name == "f-beta":
+            positive = len(classes) - 1
+    threshold = train["threshold"] if positive is not None and len(classes) == 2 else None
+    if name == "f-beta" and positive is None:
+        raise UserError("train.metric: f-beta needs a positive class (train.metric.positive)")
+
+    train_split = data["train-split"]
+    if not dataset.has_split(train_split):
+        raise UserError(f'data.train-split: {dataset.path} has no "{train_split}" split '
+                        f"(it has {_listed(dataset.split_names)})")
+    selection = data["selection-split"]
+    if selection == "auto":
+        selection = next((s for s in ("validation", "test") if dataset.has_split(s)), None)
+        if selection is None:
+            raise UserError(f"{dataset.path}: has no validation or test split to select the best epoch on; "
+                            f"prepare it with --test-size or --validation-size, or set data.selection-split")
+    elif not dataset.has_split(selection):
+        raise UserError(f'data.selection-split: {dataset.path} has no "{selection}" split '
+                        f"(it has {_listed(dataset.split_names)})")
+    test = data["test-split"]
+    if test == "auto":
+        test = "test" if dataset.has_split("test") and selection != "test" else None
+    elif test == "none":
+        test = None
+    elif not dataset.has_split(test):
+        raise UserError(f'data.test-split: {dataset.path} has no "{test}" split '
+                        f"(it has {_listed(dataset.split_names)})")
+    for split in {train_split, selection, test} - {None}:
+        if dataset.count(split) == 0:
+            raise UserError(f'{dataset.path}: the "{split}" split is empty')
+    return Task(source.id, leaves, primary, classes, positive, name, metric["beta"], threshold,
+                train_split, selection, test)
+
+
+def _check_input(node, dataset):
+    shape = node.out_shape
+    if dataset.kind == "table":
+        width = len(dataset.features or [])
+        if shape.image or shape.size != width:
+            raise UserError(f"{node.place}: takes {shape} values, but {dataset.path} has {width} features")
+        return
+    image = dataset.image
+    c, s = image["channels"], image["size"]
+    if shape.image:
+        if (shape.channels, shape.height, shape.width) != (c, s, s):
+            raise UserError(f"{node.place}: takes {shape.width}×{shape.height}×{shape.channels} images "
+                            f"(width height channels), but {dataset.path} holds {s}×{s}×{c}")
+    elif shape.size != c * s * s:
+        raise UserError(f"{node.place}: takes {shape.size} values, but {dataset.path} holds {s}×{s}×{c} "
+                        f"images ({c * s * s} values)")
+
+
+def _listed(names):
+    names = list(names)
+    return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")

@@ -1,0 +1,263 @@
+"""`nnrun kaggle-submit`: test sets of every kind, id order, class and probability rows, clipping,
+the sample-submission check, test-time augmentation, ensembles, and every bad input."""
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from conftest import ROOT, run_cli, shared_path
+from test_infer_models import COLOURS, models, photo, table_rows, write_table
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return models(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def test_folder(tmp_path_factory):
+    """Kaggle-style: 1.png ... 24.png, made in a shuffled order; odd ids red, even ids blue."""
+    folder = tmp_path_factory.mktemp("kaggle") / "test1"
+    for i in np.random.default_rng(0).permutation(np.arange(1, 25)):
+        photo(folder / f"{i}.png", COLOURS["red" if i % 2 else "blue"], seed=int(i), size=(20 + i, 26))
+    return folder
+
+
+def submit(*args):
+    result = run_cli("kaggle-submit", *args)
+    assert result.code == 0, result
+    return result
+
+
+def rows(path):
+    return list(csv.reader(open(path, newline="")))
+
+
+def assert_refused(result, out, *phrases):
+    assert result.code == 2, result
+    assert "Traceback" not in result.output and "error: " in result.stderr, result.output
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr
+    assert not out.exists()
+    assert not list(out.parent.glob(f".{out.name}.*")), "a temporary file was left behind"
+
+
+def infer_map(model, inputs):
+    result = run_cli("infer", model, *inputs)
+    assert result.code == 0, result
+    return {json.loads(line)["input"]: json.loads(line)["probability-map"] for line in result.stdout.splitlines()}
+
+
+def test_class_rows_sorted_by_numeric_id_and_a_summary(ckpt, test_folder, tmp_path):
+    out = tmp_path / "submission.csv"
+    result = submit(ckpt["binary"], test_folder, "-o", out)
+    table = rows(out)
+    assert table[0] == ["id", "label"]
+    assert [r[0] for r in table[1:]] == [str(i) for i in range(1, 25)]   # 2 before 10
+    assert [r[1] for r in table[1:]] == ["1" if i % 2 else "0" for i in range(1, 25)]  # 1 = red, the positive class
+    assert f"wrote 24 rows to {out} (blue 12, red 12)" in result.stdout
+
+
+def test_probability_rows_are_p_positive_and_clip(ckpt, test_folder, tmp_path):
+    out = tmp_path / "p.csv"
+    submit(ckpt["binary"], test_folder, "-o", out, "--output", "probability", "--column", "is_red")
+    table = rows(out)
+    assert table[0] == ["id", "is_red"]
+    maps = infer_map(ckpt["binary"], [test_folder])
+    for i, p in table[1:]:
+        assert float(p) == pytest.approx(maps[str(test_folder / f"{i}.png")]["red"], rel=1e-5, abs=1e-9)
+    clipped = tmp_path / "clipped.csv"
+    submit(ckpt["binary"], test_folder, "-o", clipped, "--output", "probability", "--clip", "0.05", "0.95")
+    values = [float(r[1]) for r in rows(clipped)[1:]]
+    assert min(values) == 0.05 and max(values) == 0.95
+    assert values == [min(max(float(r[1]), 0.05), 0.95) for r in table[1:]]
+
+
+def test_string_ids_in_natural_order(ckpt, tmp_path):
+    folder = tmp_path / "named"
+    for name in ["img10", "img2", "img1", "b3", "a"]:
+        photo(folder / f"{name}.jpg", COLOURS["red"])
+    out = tmp_path / "s.csv"
+    submit(ckpt["binary"], folder, "-o", out)
+    assert [r[0] for r in rows(out)[1:]] == ["a", "b3", "img1", "img2", "img10"]
+
+
+def test_several_classes_give_names_or_a_column_per_class(ckpt, test_folder, tmp_path):
+    out = tmp_path / "multi.csv"
+    submit(ckpt["three"], test_folder, "-o", out)
+    assert {r[1] for r in rows(out)[1:]} == {"red", "blue"}
+    submit(ckpt["three"], test_folder, "-o", out, "--output", "probability")
+    table = rows(out)
+    assert table[0] == ["id", "blue", "green", "red"]
+    assert all(abs(sum(float(v) for v in r[1:]) - 1) < 1e-4 for r in table[1:])
+    submit(ckpt["three"], test_folder, "-o", out, "--output", "probability", "--positive", "green")
+    assert rows(out)[0] == ["id", "label"]
+
+
+def test_sample_submission_gives_header_and_order_and_must_match(ckpt, test_folder, tmp_path):
+    sample = tmp_path / "sample_submission.csv"
+    order = [str(i) for i in np.random.default_rng(1).permutation(np.arange(1, 25))]
+    sample.write_text("Id,Label\n" + "".join(f"{i},0.5\n" for i in order))
+    out = tmp_path / "sub.csv"
+    submit(ckpt["binary"], test_folder, "-o", out, "--sample-submission", sample, "--output", "probability")
+    table = rows(out)
+    assert table[0] == ["Id", "Label"] and [r[0] for r in table[1:]] == order
+
+    sample.write_text("Id,Label\n" + "".join(f"{i},0\n" for i in order[:-1]) + "99,0\n")
+    bad_out = tmp_path / "bad.csv"
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", bad_out,
+                           "--sample-submission", sample),
+                   bad_out, "does not match the test set", "99", f"test items are not in it ({order[-1]})")
+    sample.write_text("Id,Label\n1,0\n1,0\n")
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", bad_out,
+                           "--sample-submission", sample), bad_out, 'id "1" is not unique')
+
+
+def test_a_prepared_unlabelled_dataset_gives_the_same_submission(ckpt, test_folder, tmp_path):
+    data = tmp_path / "prepared"
+    result = run_cli("prepare", "images", test_folder, data, "--size", "12", "--unlabelled", "--jobs", "1", "--quiet")
+    assert result.code == 0, result
+    from_folder, from_data = tmp_path / "a.csv", tmp_path / "b.csv"
+    submit(ckpt["binary"], test_folder, "-o", from_folder, "--output", "probability")
+    submit(ckpt["binary"], data, "-o", from_data, "--output", "probability")
+    a, b = rows(from_folder), rows(from_data)
+    assert [r[0] for r in a] == [r[0] for r in b]
+    np.testing.assert_allclose([float(r[1]) for r in a[1:]], [float(r[1]) for r in b[1:]], rtol=1e-5, atol=1e-9)
+
+
+def test_a_csv_test_set_with_an_id_column(ckpt, tmp_path):
+    x, y = table_rows(30, seed=11)
+    ids = [f"t{n}" for n in np.random.default_rng(2).permutation(30)]
+    test = write_table(tmp_path / "test.csv", x, ids=ids)
+    out = tmp_path / "sub.csv"
+    submit(ckpt["table"], test, "-o", out)  # the column named id is found by itself
+    table = rows(out)
+    assert table[0] == ["id", "label"] and [r[0] for r in table[1:]] == [f"t{n}" for n in range(30)]
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(test.read_text().replace("id,", "PassengerId,", 1))
+    submit(ckpt["table"], renamed, "-o", out, "--id-column", "PassengerId", "--output", "probability")
+    assert rows(out)[0] == ["PassengerId", "label"]
+    assert_refused(run_cli("kaggle-submit", ckpt["table"], renamed, "-o", tmp_path / "x.csv"),
+                   tmp_path / "x.csv", "--id-column")
+    dup = tmp_path / "dup.csv"
+    dup.write_text(test.read_text().replace("t3,", "t4,", 1))
+    assert_refused(run_cli("kaggle-submit", ckpt["table"], dup, "-o", tmp_path / "x.csv"), tmp_path / "x.csv",
+                   'id "t4" is not unique')
+    missing = tmp_path / "missing.csv"
+    missing.write_text("id,a,b\n1,2,3\n")
+    assert_refused(run_cli("kaggle-submit", ckpt["table"], missing, "-o", tmp_path / "x.csv"), tmp_path / "x.csv",
+                   "lacks 2 of the checkpoint's 4 feature columns: c, d")
+
+
+def test_duplicate_ids_and_odd_files_in_an_image_folder(ckpt, test_folder, tmp_path):
+    folder = tmp_path / "t"
+    shutil.copytree(test_folder, folder)
+    shutil.copy(folder / "3.png", folder / "3.jpg")
+    out = tmp_path / "sub.csv"
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], folder, "-o", out), out,
+                   'id "3" is not unique (3.jpg and 3.png)')
+    (folder / "3.jpg").unlink()
+    (folder / "notes.txt").write_text("x")
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], folder, "-o", out), out, "notes.txt: not an image")
+
+
+def test_a_corrupt_image_is_named_or_skipped(ckpt, test_folder, tmp_path):
+    folder = tmp_path / "t"
+    shutil.copytree(test_folder, folder)
+    (folder / "7.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "sub.csv"
+    out.write_text("an earlier submission\n")
+    result = run_cli("kaggle-submit", ckpt["binary"], folder, "-o", out)
+    assert result.code == 2 and "7.png" in result.stderr and "Traceback" not in result.output
+    assert out.read_text() == "an earlier submission\n"   # untouched: nothing half-written replaces it
+    result = submit(ckpt["binary"], folder, "-o", out, "--skip-bad")
+    assert [r[0] for r in rows(out)[1:]] == [str(i) for i in range(1, 25) if i != 7]
+    assert "wrote 23 rows" in result.stdout and "skipped 1 unreadable item(s)" in result.stderr
+    assert "7.png" in result.stderr
+    sample = tmp_path / "sample.csv"
+    sample.write_text("id,label\n" + "".join(f"{i},0\n" for i in range(1, 25)))
+    refused = tmp_path / "refused.csv"
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], folder, "-o", refused, "--skip-bad",
+                           "--sample-submission", sample), refused, "could not be read (7)")
+
+
+def test_mirror_tta_averages_the_mirrored_images(ckpt, test_folder, tmp_path):
+    from nnrun.infer.model import open_model
+    from nnrun.infer.predict import Ensemble, probabilities
+
+    model = open_model(ckpt["three"], device="cpu")
+    x = np.random.default_rng(3).integers(0, 256, (5, 3, 12, 12), dtype=np.uint8)
+    x[:, 0, :, :6] = 250  # red on the left only, so the mirror sees something else
+
+    def p(view):
+        return probabilities(model.run(view)["class"], model.class_leaf, model.classes, model.path)
+
+    expected = (p(x) + p(np.ascontiguousarray(x[..., ::-1]))) / 2
+    np.testing.assert_allclose(Ensemble([model], "mirror").probabilities(x), expected, rtol=1e-6)
+    out = tmp_path / "tta.csv"
+    submit(ckpt["binary"], test_folder, "-o", out, "--tta", "mirror", "--output", "probability")
+    assert len(rows(out)) == 25
+    assert_refused(run_cli("kaggle-submit", ckpt["table"], tmp_path, "-o", tmp_path / "t.csv", "--tta", "mirror"),
+                   tmp_path / "t.csv")
+
+
+def test_an_ensemble_averages_its_checkpoints(ckpt, test_folder, tmp_path):
+    from test_infer_models import image_model
+
+    other = image_model(tmp_path / "other", ["blue", "red"], positive="red", threshold=0.5)  # its own training
+    single, mine, both = tmp_path / "single.csv", tmp_path / "mine.csv", tmp_path / "both.csv"
+    submit(ckpt["binary"], test_folder, "-o", single, "--output", "probability")
+    submit(other, test_folder, "-o", mine, "--output", "probability")
+    submit(ckpt["binary"], test_folder, "-o", both, "--output", "probability", "--checkpoint", other)
+    a, b, c = ([float(r[1]) for r in rows(f)[1:]] for f in (single, mine, both))
+    np.testing.assert_allclose(c, (np.array(a) + np.array(b)) / 2, rtol=1e-4, atol=1e-6)
+    out = tmp_path / "x.csv"
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", out, "--checkpoint", ckpt["three"]),
+                   out, "same classes")
+
+
+def test_wrong_checkpoints_and_options(ckpt, test_folder, tmp_path):
+    out = tmp_path / "x.csv"
+    assert_refused(run_cli("kaggle-submit", ckpt["table"], test_folder, "-o", out), out,
+                   "holds images", "table rows of 4 features")
+    assert_refused(run_cli("kaggle-submit", ckpt["image-ae"], test_folder, "-o", out), out, "1×8×8")
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", out, "--clip", "0.1", "0.9"), out,
+                   "--clip is for --output probability")
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", out, "--output", "probability",
+                           "--clip", "0.9", "0.1"), out, "LOW < HIGH")
+    assert_refused(run_cli("kaggle-submit", test_folder / "1.png", test_folder, "-o", out), out, "1.png")
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], tmp_path / "nothing", "-o", out), out, "no such")
+
+
+def test_real_photos_kaggle_style(tmp_path):
+    """Dogs-vs-cats photos renamed 1.jpg ... 40.jpg (as the acceptance check does), through the
+    Cortex cats-vs-dogs network (untrained weights: this is about the plumbing)."""
+    src = shared_path("dogs-vs-cats", "train")
+    folder = tmp_path / "test1"
+    folder.mkdir()
+    names = sorted(p.name for p in src.iterdir())[::50]
+    for i, name in enumerate(names, start=1):
+        shutil.copy(src / name, folder / f"{i}.jpg")
+    config = ROOT / "configs" / "catsdogs.yaml"
+    if not config.exists():
+        pytest.skip("configs/catsdogs.yaml is not there")
+    from nnrun.data.preprocess import Preprocessing
+    from nnrun.model_io import save_model
+    from nnrun.network.build import build_network
+    from nnrun.network.plan import plan_network
+
+    network = build_network(plan_network(yaml.safe_load(config.read_text())["network"]))
+    model = tmp_path / "cd.nnrun"
+    save_model(model, network, classes=["cat", "dog"], positive="dog", threshold=0.5,
+               preprocessing=Preprocessing("images", "centered", image_size=52, channels=3))
+    out = tmp_path / "sub.csv"
+    submit(model, folder, "-o", out, "--output", "probability", "--jobs", "2")
+    table = rows(out)
+    assert table[0] == ["id", "label"] and [r[0] for r in table[1:]] == [str(i) for i in range(1, len(names) + 1)]
+    assert all(0.0 <= float(r[1]) <= 1.0 for r in table[1:])
+    with Image.open(folder / "1.jpg") as image:
+        assert image.size != (52, 52)  # real photos of their own sizes went through the resize
