@@ -60,7 +60,8 @@ def main():
             out = Path(work) / f"nnrun-{rep}"
             nnrun_times.append(timed([*nnrun_command(), "prepare", "images", str(args.src), str(out),
                                       "--size", str(args.size), "--quiet"]))
-            plain_times.append(timed([sys.executable, "-c", PLAIN_LOOP, str(args.src), str(Path(work) / f"plain-{rep}")]))
+            plain = Path(work) / f"plain-{rep}"
+            plain_times.append(timed([sys.executable, "-c", PLAIN_LOOP, str(args.src), str(plain)]))
             print(f"  run {rep + 1}: nnrun {nnrun_times[-1]:.2f} s, plain Pillow loop {plain_times[-1]:.2f} s",
                   flush=True)
     nnrun_s, plain_s = statistics.median(nnrun_times), statistics.median(plain_times)

@@ -75,6 +75,15 @@ def write_table(path, x, y=None, ids=None, extra=True):
 def train(description, x, y=None, steps=60, lr=0.03, seed=0):
     """A network for `description` after a few Adam steps on inputs x (labels y, or x itself
     for an autoencoder), in eval mode."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: a second thread costs more than it gives
+    try:
+        return _train(description, x, y, steps, lr, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(description, x, y, steps, lr, seed):
     torch.manual_seed(seed)
     plan = plan_network(description)
     network = build_network(plan)

@@ -224,7 +224,7 @@ def test_wrong_checkpoints_and_options(ckpt, test_folder, tmp_path):
     out = tmp_path / "x.csv"
     assert_refused(run_cli("kaggle-submit", ckpt["table"], test_folder, "-o", out), out,
                    "holds images", "table rows of 4 features")
-    assert_refused(run_cli("kaggle-submit", ckpt["image-ae"], test_folder, "-o", out), out, "1×8×8")
+    assert_refused(run_cli("kaggle-submit", ckpt["image-ae"], test_folder, "-o", out), out, "autoencoder")
     assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", out, "--clip", "0.1", "0.9"), out,
                    "--clip is for --output probability")
     assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", out, "--output", "probability",

@@ -146,7 +146,8 @@ def demo_fraud(out, rows, test_size, validation_size, seed, force, quiet):
     """A fraud-like table: 29 features (V1..V28, Amount), 0.25% positives that can be learnt."""
     from nnrun.data.prepare_demo import prepare_demo_fraud
 
-    result = prepare_demo_fraud(out, rows=rows, test_size=test_size, validation_size=validation_size, seed=seed, command=command_line(), force=force)
+    result = prepare_demo_fraud(out, rows=rows, test_size=test_size, validation_size=validation_size, seed=seed,
+                                command=command_line(), force=force)
     report(out, result, quiet)
 
 
@@ -165,9 +166,9 @@ def demo_shapes(out, count, size, channels, test_size, validation_size, png, see
     """Drawn circles, squares and triangles at random places, sizes and angles, with noise."""
     from nnrun.data.prepare_demo import prepare_demo_shapes
 
-    result = prepare_demo_shapes(out, count=count, size=size, channels=int(channels),
-                                 test_size=test_size, validation_size=validation_size, png=png, seed=seed, command=command_line(), force=force, jobs=_cores(),
-                                 quiet=quiet)
+    result = prepare_demo_shapes(out, count=count, size=size, channels=int(channels), test_size=test_size,
+                                 validation_size=validation_size, png=png, seed=seed, command=command_line(),
+                                 force=force, jobs=_cores(), quiet=quiet)
     report(out, result, quiet)
 
 

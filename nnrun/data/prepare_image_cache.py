@@ -45,7 +45,7 @@ def decode_all(paths, size, channels, cache, jobs, quiet=False, note=None):
     metas = {}
     todo = []
     for key, part in chunks:
-        meta = _cached(cache, key)
+        meta = _cached(cache, key, len(part))
         if meta is None:
             todo.append((key, part, size, channels, str(cache)))
         else:
@@ -85,13 +85,13 @@ def _chunk_key(paths, size, channels):
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _cached(cache, key):
+def _cached(cache, key, count):
     """The chunk's results when a previous run finished it, else None."""
     try:
         meta = json.loads((cache / f"chunk-{key}.json").read_text())
-        if (cache / f"chunk-{key}.npy").is_file():
+        if (cache / f"chunk-{key}.npy").is_file() and len(meta["sha256"]) == len(meta["problems"]) == count:
             return meta
-    except (OSError, ValueError):
+    except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
 

@@ -12,6 +12,9 @@ import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+
+from nnrun.errors import UserError
 
 
 def run_tasks(function, tasks, jobs, done):
@@ -32,6 +35,10 @@ def run_tasks(function, tasks, jobs, done):
         futures = [pool.submit(function, *task) for task in tasks]
         for future in as_completed(futures):
             done(future.result())
+    except BrokenProcessPool:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise UserError("a worker process died (out of memory, or a crash in a decoder on a bad file); "
+                        "run again with --jobs 1 to see which") from None
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
