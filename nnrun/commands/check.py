@@ -36,5 +36,7 @@ def check(config, overrides, fmt):
                              for c, (cell, w) in enumerate(zip(row, widths))).rstrip())
         if i == 0:
             click.echo("  ".join("-" * w for w in widths))
-    losses = ", ".join(f"{leaf.id}: {spec.plan.loss(leaf)}" for leaf in spec.plan.leaves)
+    losses = ", ".join(f"{leaf.id}: {spec.plan.loss(leaf)}"
+                       + (f" reconstructing {spec.plan.target(leaf)}" if spec.plan.target(leaf) else " against labels")
+                       for leaf in spec.plan.leaves)
     click.echo(f"total parameters: {total:,} ({trainable:,} trainable); loss: {losses}")
