@@ -24,7 +24,7 @@ def test_table_has_a_header_a_row_per_node_and_a_total_line():
         ["4", "linear-3", "linear", "2", "22"],  # 10·2 + 2
         ["5", "label", "softmax", "2", "0"],
     ]
-    assert lines[-1] == "total parameters: 832 (832 trainable); loss: label: cross-entropy"
+    assert lines[-1] == "total parameters: 832 (832 trainable); loss: label: cross-entropy against labels"
     # columns line up: every row as wide as the rule under the header
     widths = {len(line) for line in lines[:-1]}
     assert max(widths) == len(lines[1])
