@@ -47,3 +47,14 @@ def run_cli(*args):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tests of tiny tensors: waking a second thread costs more than the work (ms per op)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

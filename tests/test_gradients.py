@@ -31,13 +31,7 @@ train:
 TOLERANCE = 1e-12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """A 2-3-4-1 network: waking a second thread costs more than the work (ms per step)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,7 @@ from nnrun.network.loss import leaf_loss
 from nnrun.network.plan import plan_network
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: waking a second thread costs more than the work (ms per op)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def image(width, height, channels):

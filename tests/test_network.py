@@ -12,13 +12,7 @@ from nnrun.network.plan import plan_network
 CONFIGS = ROOT / "configs"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small batches: waking a second thread costs more than the work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def forward(plan, batch=2, dtype=torch.float32, device=None, train=False):
