@@ -215,29 +215,24 @@ def test_prepared_split_choice(ckpt):
     assert_user_error(run_cli("infer", ckpt["three"], data, "--split", "validation"), 'no "validation" split')
 
 
-def test_infer_and_evaluate_agree_on_the_same_inputs(ckpt, tmp_path):
-    """`nnrun evaluate`'s accuracy on a split is the one infer's classifications give."""
-    data = ckpt["three"].parent / "data"
-    result = run_cli("evaluate", ckpt["three"], data, "--split", "test", "--format", "json")
+@pytest.mark.parametrize("name, threshold", [("three", None), ("table", None), ("table", "0.8"), ("binary", "0.999")])
+def test_infer_and_evaluate_agree_on_the_same_inputs(ckpt, name, threshold):
+    """`nnrun evaluate`'s confusion matrix (rows: true class, columns: predicted) and accuracy on
+    a prepared split are what infer's classifications of the same split give."""
+    data = ckpt[name].parent / "data"
+    extra = ["--threshold", threshold] if threshold else []
+    result = run_cli("evaluate", ckpt[name], data, "--split", "test", "--format", "json", *extra)
     if result.code != 0 and ("No such command" in result.output or "Usage" in result.output):
         pytest.skip("nnrun evaluate is not there yet")
     assert result.code == 0, result
     report = json.loads(result.stdout)
-
-    def find(value, key):
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if k.lower() == key and isinstance(v, (int, float)):
-                    return v
-            for v in value.values():
-                found = find(v, key)
-                if found is not None:
-                    return found
-        return None
-
-    got = records(ckpt["three"], data, "--split", "test")
-    accuracy = np.mean([r["classification"] == r["label"] for r in got])
-    assert find(report, "accuracy") == pytest.approx(accuracy, abs=1e-9)
+    got = records(ckpt[name], data, "--split", "test", *extra)
+    classes = report["classes"]
+    confusion = np.zeros((len(classes), len(classes)), int)
+    for r in got:
+        confusion[classes.index(r["label"]), classes.index(r["classification"])] += 1
+    assert report["metrics"]["confusion-matrix"] == confusion.tolist()
+    assert report["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum(), abs=1e-12)
 
 
 def test_nothing_readable_is_an_error(ckpt, tmp_path):

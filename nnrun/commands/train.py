@@ -118,7 +118,9 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
                      **environment(session.device, spec.train["seed"], session.threads)})
             folder.write_run_info(info)
             trainer = Trainer(session, folder, quiet=quiet, resume=payload, hooks=hooks)
-            return trainer.run()
+            outcome = trainer.run()
+            folder.discard_if_uncommitted()  # stopped before the first checkpoint: nothing to keep
+            return outcome
         except BaseException:
             folder.discard_if_uncommitted()
             raise

@@ -109,6 +109,9 @@ def augmentation_item(value, path):
     """`mirror`, `rotation: 25`, or `rotation: {degrees: 25}` -> {"name": ..., params}."""
     if isinstance(value, str):
         name, params = value, None
+    elif isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"] in AUGMENTATIONS:
+        # the resolved form (what --print-config and a run's config.yaml show): {name: ..., params}
+        name, params = value["name"], {k: v for k, v in value.items() if k != "name"}
     elif isinstance(value, dict) and len(value) == 1:
         name, params = next(iter(value.items()))
     elif isinstance(value, list) and value and isinstance(value[0], str):  # EDN call form
@@ -145,7 +148,7 @@ TRAIN_FIELDS = {
     "epoch-size": Field(integer(1, null=True), None, "samples per epoch; null: the training split's size"),
     "sampling": Field(one_of("class-balanced", "shuffle"), "class-balanced",
                       "class-balanced: one from each class in turn (Cortex); shuffle: plain epochs"),
-    "augmentation": Field(list_of(augmentation_item), None, "applied to training batches only"),
+    "augmentation": Field(list_of(augmentation_item), [], "applied to training batches only"),
     "metric": Field(section(METRIC_FIELDS, shorthand=lambda v, p: {"name": v}), "auto",
                     "what selects the best epoch"),
     "threshold": Field(_threshold, "auto", "binary decision threshold on P(positive); auto tunes it "

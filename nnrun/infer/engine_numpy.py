@@ -92,7 +92,7 @@ def _expect(node, params, name, shape):
 
 def _linear(node, params):
     weight = _expect(node, params, "weight", (node.out_shape.size, node.in_shapes[0].size))
-    weight_t = np.ascontiguousarray(weight.T)
+    weight_t = weight.T  # BLAS reads the transposed view as it is: no copy
     bias = params.get("bias")
 
     def run(x):

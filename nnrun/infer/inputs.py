@@ -30,6 +30,7 @@ class Batch:
     x: np.ndarray                 # stored values
     labels: list = None           # true class names, when the input has them
     paths: list = None            # image files (for --save-reconstructions)
+    outputs: object = None        # what the network gave, when the decoding workers ran it
 
 
 class BadItems:
@@ -66,13 +67,19 @@ class ImageSource:
         if model.kind != "images":
             raise mismatch(self.where, "images", model)
 
-    def start(self, size, channels, jobs=None):
-        """Start decoding (workers begin at once); safe to call before torch is imported."""
+    @property
+    def started(self):
+        return self._reader is not None
+
+    def start(self, size, channels, jobs=None, work=None):
+        """Start decoding (workers begin at once); safe to call before torch is imported.
+        work: run on each decoded chunk by the workers (see ImageReader); batches then come
+        one per chunk with `outputs` set."""
         if self._reader is None:
-            self._reader = ImageReader(self.files, size, channels, jobs)
+            self._reader = ImageReader(self.files, size, channels, jobs, work=work)
         return self
 
-    def batches(self, batch_size, on_bad, transform=None):
+    def batches(self, batch_size, on_bad):
         reader = self._reader
         names, paths, blocks, pending = [], [], [], 0
         for chunk in reader:
@@ -82,6 +89,10 @@ class ImageSource:
             if not keep:
                 continue
             pixels = chunk.pixels if len(keep) == len(chunk.pixels) else chunk.pixels[keep]
+            if reader.work is not None:
+                yield Batch([self.names[chunk.start + i] for i in keep], pixels, None,
+                            [self.files[chunk.start + i] for i in keep], chunk.result)
+                continue
             names += [self.names[chunk.start + i] for i in keep]
             paths += [self.files[chunk.start + i] for i in keep]
             blocks.append(pixels)
@@ -119,7 +130,7 @@ class TableSource:
         tables.check_columns(self.where, columns, model.preprocessing.features, self.id_column, self.label_column)
         self.features = list(model.preprocessing.features)
 
-    def batches(self, batch_size, on_bad, transform=None):
+    def batches(self, batch_size, on_bad):
         for first, x, ids, labels in tables.read_rows(self.where, self.features, self.id_column,
                                                        self.label_column):
             names = ids if ids is not None else [f"{self.where}:{first + i}" for i in range(len(x))]
@@ -170,7 +181,7 @@ class DatasetSource:
         except UserError:
             return [f"{self.dataset.path}:{self.split}:{i}" for i in range(self.count)]
 
-    def batches(self, batch_size, on_bad, transform=None):
+    def batches(self, batch_size, on_bad):
         ds, split = self.dataset, self.split
         x = ds.x(split)
         names = self.names()

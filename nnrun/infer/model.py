@@ -3,7 +3,10 @@
 Two engines run the network (see engine_numpy.py for why there are two):
   torch  the checkpoint's own modules, any layer, on the CPU or the GPU;
   numpy  the common layers on the CPU, without importing torch (about 2 s on a small machine).
-`--engine auto` takes numpy on the CPU when the network only uses layers it has, torch otherwise.
+`--engine auto` takes numpy on the CPU when the network only uses layers it has, torch otherwise
+(so results do not depend on whether torch had to be imported). The numpy engine keeps BLAS to
+one thread: parallelism comes from worker processes (images.py), and OpenBLAS threads
+competing with them, or with torch's, made runs several times slower on a two-core machine.
 The numpy engine reads the checkpoint without torch only when nnrun.checkpoint and the network
 planner import without it and `read_checkpoint` can return numpy arrays (`arrays="numpy"`);
 otherwise the checkpoint is loaded through torch and its weights handed to the numpy engine.
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 
 from nnrun.data.preprocess import Preprocessing
 from nnrun.errors import UserError
+from nnrun.infer.blas import set_blas_threads
 from nnrun.infer.engine_numpy import NumpyEngine, supports
 
 ENGINES = ("auto", "torch", "numpy")
@@ -97,6 +101,12 @@ class Model(Inputs):
 
 def open_model(path, *, device="auto", engine="auto"):
     """The model in checkpoint `path`, ready to run; UserError for a bad file or option."""
+    return open_lean_model(path, device=device, engine=engine) or _open_with_torch(os.fspath(path), device, engine)
+
+
+def open_lean_model(path, *, device="auto", engine="auto"):
+    """The model with the numpy engine, opened without importing torch; None when the options
+    or the network want torch, or when nnrun's checkpoint reader or planner need torch."""
     path = os.fspath(path)
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
@@ -104,10 +114,8 @@ def open_model(path, *, device="auto", engine="auto"):
     if engine == "numpy" and not cpu:
         raise UserError(f"--engine numpy runs on the CPU only (--device {device})")
     if cpu and engine in ("auto", "numpy"):
-        lean = _open_without_torch(path, required=engine == "numpy")
-        if lean is not None:
-            return lean
-    return _open_with_torch(path, device, engine)
+        return _open_without_torch(path, required=engine == "numpy")
+    return None
 
 
 def gpu_present():
@@ -128,6 +136,7 @@ def _open_with_torch(path, device, engine):
         if reason:
             raise UserError(f"{path}: --engine numpy cannot run this network: {reason}")
         runner = NumpyEngine(loaded.plan, state_as_numpy(loaded.network), loaded.preprocessing)
+        set_blas_threads(1)
     else:
         runner = TorchEngine(loaded.network, loaded.preprocessing, target)
     return Model(path, list(loaded.classes), loaded.positive, loaded.threshold, loaded.preprocessing,
@@ -186,5 +195,6 @@ def _open_without_torch(path, required):
         runner = NumpyEngine(plan, payload["tensors"], preprocessing)
     except (KeyError, ValueError) as problem:
         raise UserError(f"{path}: weights do not fit the network ({problem})") from None
+    set_blas_threads(1)
     return Model(path, list(payload["classes"]), payload.get("positive"), payload.get("threshold"),
                  preprocessing, plan, runner, payload)

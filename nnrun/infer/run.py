@@ -1,9 +1,8 @@
 """`nnrun infer`: a checkpoint and inputs -> one record per input, streamed.
 
-The order of work is chosen for speed on small machines: find the inputs, read the
-checkpoint's input spec without torch and check the inputs against it, start decoding images
-in worker processes, and only then load the network (which imports torch for the torch
-engine), so the two overlap. Nothing is written before every input has been checked.
+The order of work is chosen for speed on small machines (see pipeline.py): image decoding
+starts in worker processes before torch is imported, or, with the numpy engine, the workers
+decode and predict. Nothing is written before every input has been checked.
 """
 import os
 import re
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 
 from nnrun.errors import UserError
 from nnrun.infer.inputs import BadItems, discover
-from nnrun.infer.model import open_model, peek_inputs
+from nnrun.infer.pipeline import open_and_start
 from nnrun.infer.output import Progress, Results, atomic_file, make_writer
 from nnrun.infer.predict import (Decision, probabilities, reconstruction_errors, stored_values, top_k)
 
@@ -48,11 +47,8 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
     with ExitStack() as stack:
         for source in sources:
             stack.callback(source.close)
-        spec = peek_inputs(checkpoint)
-        if spec is not None:  # check and start decoding before torch is imported
-            _prepare(sources, spec, options)
-        model = open_model(checkpoint, device=options.device, engine=options.engine)
-        _prepare(sources, model, options)
+        (model,) = open_and_start([checkpoint], sources, device=options.device, engine=options.engine,
+                                  jobs=options.jobs, work_of=lambda models: models[0].run)
         decision = None if model.is_autoencoder else Decision.for_model(model, options.positive, options.threshold)
         _check_options(model, options)
         labelled = any(getattr(s, "label_column", None) or getattr(getattr(s, "dataset", None), "labelled", False)
@@ -69,7 +65,7 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
         written = 0
         for source in sources:
             for batch in source.batches(options.batch_size, bad):
-                outputs = model.run(batch.x)
+                outputs = batch.outputs if batch.outputs is not None else model.run(batch.x)
                 result = Results(batch.names, labels=batch.labels)
                 if outputs["class"] is not None:
                     result.p = probabilities(outputs["class"], model.class_leaf, model.classes, model.path)
@@ -92,14 +88,6 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
         more = f"; and {len(bad.skipped) - 10} more" if len(bad.skipped) > 10 else ""
         warn(f"skipped {len(bad.skipped)} unreadable input(s): {shown}{more}")
     return bad.skipped
-
-
-def _prepare(sources, spec, options):
-    for source in sources:
-        source.check(spec)
-        if source.kind == "images" and hasattr(source, "start"):
-            size, channels = spec.image_spec
-            source.start(size, channels, options.jobs)
 
 
 def _check_options(model, options):

@@ -1,8 +1,7 @@
 """`nnrun kaggle-submit`: checkpoint(s) + test set -> a submission CSV, written atomically.
 
-Order of work, for speed: the test set's ids (file names), the checkpoint's input spec read
-without torch, image decoding started in worker processes, then the network(s) loaded while
-the workers decode. Every check (ids unique, sample submission, kinds of input) happens before
+Order of work, for speed: the test set's ids (file names), then the checkpoints opened and the
+image workers started in the order pipeline.py explains. Every check (ids unique, sample submission, kinds of input) happens before
 the first prediction, and the file appears only when every row is there.
 """
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from dataclasses import dataclass, field
 from nnrun.errors import UserError
 from nnrun.infer.ids import sort_ids
 from nnrun.infer.inputs import BadItems
-from nnrun.infer.model import open_model, peek_inputs
+from nnrun.infer.pipeline import open_and_start
 from nnrun.infer.output import Progress
 from nnrun.infer.predict import Decision, Ensemble
 from nnrun.infer.submission import Labeller, check_sample, open_test_set, read_sample, write_submission
@@ -48,13 +47,15 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
         testset.ids = list(sample.ids)  # rows in the sample's order
     source = testset.source
     try:
-        spec = peek_inputs(checkpoint)
-        if spec is not None:  # check the test set and start decoding before torch is imported
-            _prepare(source, spec, options)
-        models = [open_model(p, device=options.device, engine=options.engine) for p in paths]
-        for model in models:
-            _prepare(source, model, options)
-        ensemble = Ensemble(models, options.tta)
+        ensembles = []
+
+        def work(models):
+            ensembles.append(Ensemble(models, options.tta))
+            return ensembles[0].probabilities
+
+        models = open_and_start(paths, [source], device=options.device, engine=options.engine, jobs=options.jobs,
+                                work_of=work)
+        ensemble = ensembles[0] if ensembles else Ensemble(models, options.tta)
         decision = Decision.for_model(models[0], options.positive, options.threshold)
         labeller = Labeller.make(options.output, decision, options.clip)
         bad = BadItems(options.skip_bad)
@@ -62,7 +63,7 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
         cells, counts = {}, {c: 0 for c in decision.classes}
         try:
             for batch in source.batches(options.batch_size, bad):
-                p = ensemble.probabilities(batch.x)
+                p = batch.outputs if batch.outputs is not None else ensemble.probabilities(batch.x)
                 for name, row, chosen in zip(batch.names, labeller.cells(p), decision.decide(p)):
                     if name in cells:
                         raise UserError(f'{testset.where}: id "{name}" is not unique; no submission written')
@@ -106,13 +107,6 @@ def _check_options(options):
         low, high = options.clip
         if not 0.0 <= low < high <= 1.0:
             raise UserError(f"--clip {low} {high}: want 0 <= LOW < HIGH <= 1")
-
-
-def _prepare(source, spec, options):
-    source.check(spec)
-    if source.kind == "images" and hasattr(source, "start"):
-        size, channels = spec.image_spec
-        source.start(size, channels, options.jobs)
 
 
 def _header(testset, sample, labeller, options):

@@ -138,12 +138,15 @@ def rotation(x, generator, degrees):
 
 
 def pixel_noise(x, generator, fraction):
-    """Replace a fraction, drawn uniformly in [0, fraction) per image, of the pixels by random colours."""
+    """Replace a fraction, drawn uniformly in [0, fraction) per image, of the pixels (exactly that
+    many, at random places) by random colours."""
     if fraction == 0:
         return x
     n, c, h, w = x.shape
-    share = torch.rand((n, 1, 1, 1), generator=generator, device=x.device) * fraction
-    hit = torch.rand((n, 1, h, w), generator=generator, device=x.device) < share
+    count = (torch.rand((n, 1), generator=generator, device=x.device) * fraction * (h * w)).long()
+    order = torch.rand((n, h * w), generator=generator, device=x.device)
+    cut = torch.cat([order.sort(1).values, torch.full((n, 1), 2.0, device=x.device)], 1).gather(1, count)
+    hit = (order < cut).view(n, 1, h, w)
     colours = torch.rand((n, c, h, w), generator=generator, device=x.device) * 255
     return torch.where(hit, colours, x)
 

@@ -81,7 +81,7 @@ class ClassBalancedStream:
     kind = "class-balanced"
 
     def __init__(self, labels, seed):
-        labels = torch.as_tensor(labels, dtype=torch.int64)
+        labels = torch.tensor(labels, dtype=torch.int64) if not isinstance(labels, torch.Tensor) else labels.long()
         if len(labels) == 0:
             raise ValueError("cannot sample from an empty split")
         self.generator = _generator(seed)

@@ -67,6 +67,11 @@ _MISSING = object()
 
 def check_resumable(saved_config, new_config, run):
     """UserError naming the changed keys when the config was edited in a way a resume cannot take."""
+    from nnrun.config.spec import spec_from_data
+    try:  # the saved config as this nnrun resolves it, so both sides have the same defaults
+        saved_config = {**spec_from_data(saved_config).resolved(), "name": saved_config.get("name")}
+    except UserError:
+        pass
     if saved_config.get("network") != new_config.get("network"):
         raise UserError(f"--resume {run}: the network differs from the one this run trained; "
                         f"start a new run (or use train.init-from to start from its weights)")

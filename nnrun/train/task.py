@@ -140,3 +140,33 @@ def _check_input(node, dataset):
 def _listed(names):
     names = list(names)
     return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+
+
+def model_task(loaded, dataset, split):
+    """The task of a trained model (a LoadedModel) measured on `split` of `dataset`; UserError when
+    the dataset does not fit the model (input shape, classes)."""
+    plan = loaded.plan
+    if len(plan.inputs) != 1:
+        raise UserError(f"the model has {len(plan.inputs)} inputs; evaluate reads one data stream")
+    _check_input(plan.inputs[0], dataset)
+    if not dataset.has_split(split):
+        raise UserError(f'{dataset.path} has no "{split}" split (it has {_listed(dataset.split_names)})')
+    leaves = tuple(leaf_of(plan, node) for node in plan.leaves)
+    labelled = [leaf for leaf in leaves if leaf.target is None]
+    classes = tuple(loaded.classes)
+    if labelled:
+        if not dataset.labelled or "y" not in dataset.manifest["splits"][split]:
+            raise UserError(f'{dataset.path}: the "{split}" split has no labels to measure against')
+        if tuple(dataset.classes) != classes:
+            raise UserError(f"{dataset.path}: its classes ({_listed(dataset.classes)}) are not the model's "
+                            f"({_listed(classes)})")
+    train = loaded.payload.get("train") or {}
+    metric = (train.get("metric") or {}) if isinstance(train.get("metric"), dict) else {}
+    beta = float(metric.get("beta") or 1.0)
+    name = metric.get("name") or "auto"
+    if name == "auto":
+        name = "loss" if not labelled else ("f-beta" if len(classes) == 2 else "accuracy")
+    positive = classes.index(loaded.positive) if loaded.positive in classes and labelled else None
+    threshold = loaded.threshold if positive is not None and len(classes) == 2 else None
+    return Task(plan.inputs[0].id, leaves, labelled[0] if labelled else leaves[0], classes, positive, name,
+                beta, threshold, split, split, None)
