@@ -285,3 +285,37 @@ def test_a_checkpoint_from_nnrun_train(ckpt, test_folder, tmp_path):
     assert np.mean([label == ("1" if i % 2 else "0") for i, label in enumerate(labels, start=1)]) >= 0.8
     maps = infer_map(best, [test_folder / "1.png", test_folder / "2.png"])
     assert all(set(m) == {"blue", "red"} for m in maps.values())
+
+
+def test_a_sample_with_a_column_per_class(ckpt, test_folder, tmp_path):
+    sample = tmp_path / "sample.csv"
+    sample.write_text("image,blue,green,red\n" + "".join(f"{i},0,0,0\n" for i in range(1, 25)))
+    out = tmp_path / "sub.csv"
+    submit(ckpt["three"], test_folder, "-o", out, "--output", "probability", "--sample-submission", sample)
+    table = rows(out)
+    assert table[0] == ["image", "blue", "green", "red"] and len(table) == 25
+    sample.write_text("image,red,green,blue\n" + "".join(f"{i},0,0,0\n" for i in range(1, 25)))
+    submit(ckpt["three"], test_folder, "-o", out, "--output", "probability", "--sample-submission", sample)
+    again = rows(out)
+    assert again[0] == ["image", "red", "green", "blue"]
+    assert [r[1:] for r in again[1:]] == [[r[3], r[2], r[1]] for r in table[1:]]  # the sample's column order
+    refused = tmp_path / "refused.csv"
+    sample.write_text("image,red,green,pink\n" + "".join(f"{i},0,0,0\n" for i in range(1, 25)))
+    assert_refused(run_cli("kaggle-submit", ckpt["three"], test_folder, "-o", refused, "--output", "probability",
+                           "--sample-submission", sample), refused, "not the checkpoint's classes")
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", refused, "--output", "probability",
+                           "--sample-submission", sample), refused, "does not fit")
+
+
+def test_a_csv_test_set_against_its_sample(ckpt, tmp_path):
+    x, _ = table_rows(10, seed=12)
+    test = write_table(tmp_path / "test.csv", x, ids=[str(i) for i in range(10, 20)])
+    sample = tmp_path / "sample.csv"
+    sample.write_text("id,label\n" + "".join(f"{i},0\n" for i in range(19, 9, -1)))
+    out = tmp_path / "sub.csv"
+    submit(ckpt["table"], test, "-o", out, "--sample-submission", sample)
+    assert [r[0] for r in rows(out)[1:]] == [str(i) for i in range(19, 9, -1)]
+    sample.write_text("id,label\n" + "".join(f"{i},0\n" for i in range(11, 21)))
+    refused = tmp_path / "refused.csv"
+    assert_refused(run_cli("kaggle-submit", ckpt["table"], test, "-o", refused, "--sample-submission", sample),
+                   refused, "1 of its ids are not in the test set (20)", "1 test items are not in it (10)")

@@ -129,8 +129,8 @@ def augmentation_item(value, path):
 # ---- train -----------------------------------------------------------------------------------
 
 def _threshold(value, path):
-    if value == "auto":
-        return "auto"
+    if value in ("auto", "calibrated"):
+        return value
     return number(0, 1)(value, path)
 
 
@@ -151,8 +151,10 @@ TRAIN_FIELDS = {
     "augmentation": Field(list_of(augmentation_item), [], "applied to training batches only"),
     "metric": Field(section(METRIC_FIELDS, shorthand=lambda v, p: {"name": v}), "auto",
                     "what selects the best epoch"),
-    "threshold": Field(_threshold, "auto", "binary decision threshold on P(positive); auto tunes it "
-                       "for the best F-beta on the selection split"),
+    "threshold": Field(_threshold, "auto", "binary decision threshold on P(positive): auto = the one "
+                       "that maximises F-beta (accuracy when that is the metric) on the selection split; "
+                       "calibrated = F*/(1+β²) with F* the best F-beta there, the optimum for calibrated "
+                       "probabilities (corrected for class-balanced sampling); or a number"),
     "early-stopping": Field(integer(1, null=True), None, "stop after this many epochs without a new best"),
     "schedule": Field(any_of(one_of(None), section(SCHEDULE_FIELDS, shorthand=lambda v, p: {"type": v})),
                       None, "learning-rate schedule: step, cosine or reduce-on-plateau"),

@@ -12,12 +12,11 @@ import tempfile
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 
-
 from nnrun.errors import UserError
 from nnrun.infer.inputs import BadItems, discover
 from nnrun.infer.pipeline import open_and_start
 from nnrun.infer.output import Progress, Results, atomic_file, make_writer
-from nnrun.infer.predict import (Decision, probabilities, reconstruction_errors, stored_values, top_k)
+from nnrun.infer.predict import Decision, probabilities, reconstruction_errors, stored_values, top_k
 
 
 @dataclass

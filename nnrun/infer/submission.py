@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nnrun.errors import UserError
-from nnrun.infer.ids import check_unique, id_order
+from nnrun.infer.ids import check_unique, id_order, sort_ids
 from nnrun.infer.images import is_image_file
 from nnrun.infer.inputs import DatasetSource, ImageSource, TableSource, is_dataset
 from nnrun.infer.output import atomic_file
@@ -80,7 +80,7 @@ def _dataset_test_set(path, split):
         raise UserError(f"{source.where} keeps no ids; prepare the test set with --unlabelled (images) "
                         f"or --id COLUMN (CSV)")
     check_unique(ids, source.where, name=lambda i: f"item {i + 1}")
-    return TestSet(source.where, ids, source)
+    return TestSet(source.where, sort_ids(ids), source)  # rows sorted by id, whatever the stored order
 
 
 def _has_ids(source):
@@ -170,6 +170,7 @@ class Labeller:
     decision: object               # predict.Decision
     clip: tuple = None
     per_class: bool = False        # probability output, several classes, no positive class
+    order: list = None             # per-class columns: class indices in column order
 
     @classmethod
     def make(cls, output, decision, clip=None):
@@ -180,7 +181,9 @@ class Labeller:
         return cls(output, decision, tuple(clip) if clip else None, per_class)
 
     def columns(self, column):
-        return list(self.decision.classes) if self.per_class else [column]
+        if self.per_class:
+            return [self.decision.classes[i] for i in self.order] if self.order else list(self.decision.classes)
+        return [column]
 
     def cells(self, p):
         """[[cell, ...] per row] for probabilities [N, K]."""
@@ -190,7 +193,10 @@ class Labeller:
                 positive = self.decision.positive if self.decision.positive is not None else 1
                 return [["1" if c == positive else "0"] for c in chosen]
             return [[self.decision.classes[c]] for c in chosen]
-        values = p if self.per_class else p[:, [self.decision.positive]]
+        if self.per_class:
+            values = p[:, self.order] if self.order else p
+        else:
+            values = p[:, [self.decision.positive]]
         if self.clip:
             values = np.clip(values, *self.clip)
         return [[_fmt(v) for v in row] for row in values]

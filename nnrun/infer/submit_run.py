@@ -58,6 +58,7 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
         ensemble = ensembles[0] if ensembles else Ensemble(models, options.tta)
         decision = Decision.for_model(models[0], options.positive, options.threshold)
         labeller = Labeller.make(options.output, decision, options.clip)
+        header = _header(testset, sample, labeller, options)  # a header that does not fit: say so now
         bad = BadItems(options.skip_bad)
         progress = Progress(len(source) or None, "submission", "item", options.quiet)
         cells, counts = {}, {c: 0 for c in decision.classes}
@@ -81,13 +82,12 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
             testset.ids = list(sample.ids)
     order = [i for i in testset.ids if i in cells]
     if not order:
-        raise UserError(f"{testset.where}: no item could be read; no submission written")
+        raise UserError(f"{testset.where}: nothing to predict (no items, or none readable); no submission written")
     if sample is not None and len(order) != len(sample.ids):
         missing = [i for i in sample.ids if i not in cells]
         raise UserError(f"{len(missing)} item(s) of {testset.where} could not be read ({', '.join(missing[:5])}), "
                         f"so the submission would miss ids that sample submission {sample.path} lists; "
                         f"no submission written")
-    header = _header(testset, sample, labeller, options)
     write_submission(options.out, header, ([i] + cells[i] for i in order))
     summary = ", ".join(f"{name} {n}" for name, n in counts.items())
     echo(f"wrote {len(order)} rows to {options.out} ({summary})")
@@ -110,15 +110,17 @@ def _check_options(options):
 
 
 def _header(testset, sample, labeller, options):
-    if sample is not None:
-        columns = labeller.columns(sample.header[1] if len(sample.header) == 2 else None)
-        if len(sample.header) != 1 + len(columns) or (labeller.per_class and sample.header[1:] != columns):
-            if labeller.per_class and sorted(sample.header[1:]) == sorted(columns):
-                raise UserError(f"{sample.path}: its class columns are in another order than the checkpoint's "
-                                f"classes ({', '.join(columns)})")
-            raise UserError(f"{sample.path}: its header {','.join(sample.header)} does not fit a submission of "
-                            f"{', '.join(columns)}")
-        if options.column is not None and len(sample.header) == 2 and options.column != sample.header[1]:
-            raise UserError(f"--column {options.column} differs from the sample submission's {sample.header[1]}")
-        return sample.header
-    return [testset.id_header] + labeller.columns(options.column or "label")
+    if sample is None:
+        return [testset.id_header] + labeller.columns(options.column or "label")
+    given = sample.header[1:]
+    if labeller.per_class:
+        if sorted(given) != sorted(labeller.decision.classes):
+            raise UserError(f"{sample.path}: its columns {', '.join(given)} are not the checkpoint's classes "
+                            f"({', '.join(labeller.decision.classes)})")
+        labeller.order = [labeller.decision.classes.index(c) for c in given]  # the sample's column order
+    elif len(given) != 1:
+        raise UserError(f"{sample.path}: its header {','.join(sample.header)} does not fit a submission of one "
+                        f"label column (--output {labeller.output})")
+    elif options.column is not None and options.column != given[0]:
+        raise UserError(f"--column {options.column} differs from the sample submission's {given[0]}")
+    return sample.header

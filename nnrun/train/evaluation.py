@@ -74,8 +74,11 @@ def split_metrics(task, loss, outputs, labels, threshold, count):
     if threshold == "auto":
         tune = "accuracy" if task.metric == "accuracy" else "f-beta"
         threshold = None
+    elif threshold == "calibrated":
+        tune, threshold = "calibrated", None
     result = m.classification_metrics(outputs, labels, list(task.classes), positive=task.positive,
-                                      beta=task.beta, threshold=threshold, tune_threshold=tune)
+                                      beta=task.beta, threshold=threshold, tune_threshold=tune,
+                                      odds_ratio=task.odds_ratio)
     return {"loss": loss, **result}
 
 

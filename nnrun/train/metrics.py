@@ -89,6 +89,24 @@ def best_threshold(is_positive, scores, beta=1.0, objective="f-beta"):
     return float(threshold), float(values[best])
 
 
+def calibrated_threshold(is_positive, scores, beta=1.0, odds_ratio=1.0):
+    """The F-beta-optimal threshold for calibrated probabilities: F*/(1 + β²), where F* is the best
+    F-beta reached on this split (Lipton, Elkan & Naryanaswamy 2014: for calibrated P(positive) the
+    optimal F1 threshold is F*/2). It depends on the split only through F*, so it moves far less
+    from split to split than the best cut itself does.
+
+    `odds_ratio` maps it to scores trained under another class prior: a class-balanced stream shows
+    the positive class more often than the data holds it, which multiplies its odds by
+    (sampled odds / natural odds); the threshold's odds are multiplied the same way.
+    """
+    _, best = best_threshold(is_positive, scores, beta)
+    if best <= 0:
+        return 0.5
+    t = best / (1 + beta * beta)
+    odds = t / (1 - t) * odds_ratio
+    return float(odds / (1 + odds))
+
+
 def average_precision(is_positive, scores):
     """Area under the precision-recall curve: Σ (R_n − R_{n−1}) · P_n over the distinct scores."""
     is_positive = np.asarray(is_positive, dtype=bool)
@@ -114,14 +132,15 @@ def binary_scores(is_positive, predicted_positive, beta=1.0):
 
 
 def classification_metrics(probabilities, labels, classes, *, positive=None, beta=1.0, threshold=None,
-                           tune_threshold=None):
+                           tune_threshold=None, odds_ratio=1.0):
     """Every metric of a labelled split, as plain data.
 
     probabilities: [N, K] (float64 is best: thresholds near 1 need the resolution); labels: [N]
     class indices; classes: the class names; positive: the positive class index or None;
     threshold: the decision threshold on P(positive) (None: most probable class);
     tune_threshold: None, or "f-beta" / "accuracy": choose the threshold that maximises that
-    here (it is returned as "threshold").
+    here, or "calibrated": calibrated_threshold (it is returned as "threshold");
+    odds_ratio: for "calibrated", the sampled / natural odds of the positive class in training.
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -130,7 +149,9 @@ def classification_metrics(probabilities, labels, classes, *, positive=None, bet
     if positive is not None:
         is_positive = labels == positive
         scores = probabilities[:, positive]
-        if tune_threshold:
+        if tune_threshold == "calibrated":
+            threshold = calibrated_threshold(is_positive, scores, beta, odds_ratio)
+        elif tune_threshold:
             threshold, _ = best_threshold(is_positive, scores, beta, tune_threshold)
     else:
         threshold = None

@@ -4,6 +4,7 @@ from another checkpoint), the input preprocessing, the training and selection da
 device, the sampler, the augmenter, the optimizer and the schedule.
 """
 import contextlib
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,15 @@ def choose_threads(option, plan, batch_size, device):
     return default
 
 
+def _odds_ratio(labels, positive, sampling):
+    """How much more often (in odds) training shows the positive class than the data holds it."""
+    natural = float(np.mean(labels == positive))
+    if sampling != "class-balanced" or natural in (0.0, 1.0):
+        return 1.0
+    sampled = 1.0 / len(np.unique(labels))
+    return (sampled / (1 - sampled)) / (natural / (1 - natural))
+
+
 def _precision(train, device, notes):
     wanted = train["precision"]
     if wanted == "float64":
@@ -164,6 +174,8 @@ def open_session(spec, device_option=None):
                if sampling == "class-balanced" and not np.any(labels == c)]
     if missing:
         notes.append(f"class-balanced sampling: no training example of {', '.join(missing)}")
+    if task.positive is not None and train_data.labelled:
+        task = dataclasses.replace(task, odds_ratio=_odds_ratio(labels, task.positive, sampling))
     epoch_size = train["epoch-size"] or train_data.count
     optimizer = make_optimizer(train["optimizer"], network, device)
     if optimizer is None:

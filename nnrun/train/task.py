@@ -33,6 +33,7 @@ class Task:
     train_split: str
     selection_split: str
     test_split: object        # str or None
+    odds_ratio: float = 1.0   # sampled / natural odds of the positive class in training ("calibrated")
 
     @property
     def autoencoder(self):

@@ -1,0 +1,28 @@
+"""`nnrun evaluate CHECKPOINT DATASET`: a model's metrics on a prepared split, at its stored threshold."""
+import json
+
+import click
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--split", default="test", show_default=True, help="The split to measure (train, validation, test).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Decide P(positive) >= THRESHOLD instead of the checkpoint's stored threshold.")
+@click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def evaluate(checkpoint, dataset, split, fmt, threshold, batch_size, device):
+    """Loss, accuracy, precision, recall, F-beta, average precision, per-class table and confusion
+    matrix of CHECKPOINT on a split of the prepared DATASET (the whole split, in one pass)."""
+    from nnrun.train.assess import evaluate_checkpoint
+    from nnrun.train.report import metrics_table
+
+    result = evaluate_checkpoint(checkpoint, dataset, split=split, threshold=threshold,
+                                 batch_size=batch_size, device=device)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{checkpoint} (epoch {result['epoch']}) on {dataset} [{split}]")
+    click.echo(metrics_table(result["metrics"], result["classes"], result["beta"]))

@@ -1,0 +1,34 @@
+"""Measuring a saved model on a prepared split (what `nnrun evaluate` prints)."""
+import dataclasses
+
+import torch
+
+from nnrun.data.dataset import open_dataset
+from nnrun.model_io import load_model, select_device
+from nnrun.train.data import Inputs, SplitData
+from nnrun.train.evaluation import evaluate, needs_one_hot
+from nnrun.train.task import model_task
+
+
+def evaluate_checkpoint(checkpoint, dataset_path, *, split="test", threshold=None, batch_size=1024,
+                        device="auto"):
+    """{checkpoint, dataset, split, epoch, classes, beta, threshold, metrics} for `split`."""
+    device = select_device(device)
+    loaded = load_model(checkpoint, device=device)
+    dataset = open_dataset(dataset_path)
+    task = model_task(loaded, dataset, split)
+    if threshold is not None and task.positive is not None:
+        task = dataclasses.replace(task, threshold=float(threshold))
+    dtype = next(loaded.network.parameters(), torch.zeros(())).dtype
+    data = SplitData(dataset, split, Inputs(loaded.preprocessing, device, dtype), device,
+                     one_hot=any(needs_one_hot(leaf) for leaf in task.leaves))
+    metrics = evaluate(loaded.network, task, data, batch_size, task.threshold)
+    return {"checkpoint": str(checkpoint), "dataset": str(dataset.path), "split": split,
+            "epoch": loaded.payload.get("epoch"), "classes": list(task.classes), "metric": task.metric,
+            "beta": task.beta, "threshold": task.threshold, **_headline(metrics), "metrics": metrics}
+
+
+def _headline(metrics):
+    """The main figures again at the top level, for scripts: f1 (beta 1), f-beta, accuracy, loss."""
+    keys = ("loss", "accuracy", "precision", "recall", "f1", "f-beta", "average-precision")
+    return {key: metrics[key] for key in keys if key in metrics}
