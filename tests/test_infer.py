@@ -269,3 +269,20 @@ def test_decoding_workers_can_run_the_network(ckpt, tmp_path, monkeypatch, pool)
     for chunk in chunks:
         keep = [i for i in range(len(chunk.pixels)) if i not in chunk.problems]
         np.testing.assert_allclose(chunk.result, model.run(chunk.pixels[keep])["class"], rtol=1e-5, atol=1e-7)
+
+
+def test_a_network_the_numpy_engine_lacks_runs_on_torch(tmp_path):
+    from nnrun.data.preprocess import Preprocessing
+    from nnrun.model_io import save_model
+    from nnrun.network.build import build_network
+    from nnrun.network.plan import plan_network
+
+    description = [{"input": [10, 10, 3]}, {"depthwise-convolutional": [3]}, {"linear->softmax": 2}]
+    model = tmp_path / "depthwise.nnrun"
+    save_model(model, build_network(plan_network(description)), classes=["a", "b"],
+               preprocessing=Preprocessing("images", "centered", image_size=10, channels=3))
+    image = photo(tmp_path / "x.png", COLOURS["red"])
+    got = records(model, image)  # --engine auto: torch
+    assert sum(got[0]["probability-map"].values()) == pytest.approx(1, abs=1e-5)
+    assert_user_error(run_cli("infer", model, image, "--engine", "numpy"), "depthwise-convolutional")
+    assert_user_error(run_cli("infer", model, image, "--engine", "numpy", "--device", "cuda"), "CPU only")

@@ -40,7 +40,7 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--label-column", default=None, metavar="COLUMN",
               help="CSV inputs: a column of true labels, reported beside each prediction.")
 @click.option("--save-reconstructions", "reconstructions", type=click.Path(file_okay=False, path_type=str),
-              default=None, help="Autoencoders: write each reconstruction to DIR (PNG per image, or one CSV).")
+              default=None, metavar="DIR", help="Autoencoders: write each reconstruction to DIR (PNG per image, or one CSV).")
 @BATCH
 @DEVICE
 @ENGINE

@@ -110,9 +110,10 @@ def open_lean_model(path, *, device="auto", engine="auto"):
     path = os.fspath(path)
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
-    cpu = device == "cpu" or (device in (None, "auto") and not gpu_present())
-    if engine == "numpy" and not cpu:
+    auto = device in (None, "auto")
+    if engine == "numpy" and not (auto or device == "cpu"):
         raise UserError(f"--engine numpy runs on the CPU only (--device {device})")
+    cpu = device == "cpu" or (auto and (engine == "numpy" or not gpu_present()))
     if cpu and engine in ("auto", "numpy"):
         return _open_without_torch(path, required=engine == "numpy")
     return None
@@ -129,7 +130,7 @@ def _open_with_torch(path, device, engine):
     from nnrun.model_io import load_model, select_device
     from nnrun.infer.engine_torch import TorchEngine, state_as_numpy
 
-    target = select_device(device)
+    target = select_device("cpu" if engine == "numpy" else device)
     loaded = load_model(path, target)
     if engine == "numpy" or (engine == "auto" and target.type == "cpu" and supports(loaded.plan) is None):
         reason = supports(loaded.plan)

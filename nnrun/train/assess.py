@@ -21,6 +21,7 @@ def evaluate_checkpoint(checkpoint, dataset_path, *, split="test", threshold=Non
         task = dataclasses.replace(task, threshold=float(threshold))
     dtype = next(loaded.network.parameters(), torch.zeros(())).dtype
     data = SplitData(dataset, split, Inputs(loaded.preprocessing, device, dtype), device,
+                     input_dims=loaded.plan.inputs[0].out_shape.batch_dims(),
                      one_hot=any(needs_one_hot(leaf) for leaf in task.leaves))
     metrics = evaluate(loaded.network, task, data, batch_size, task.threshold)
     return {"checkpoint": str(checkpoint), "dataset": str(dataset.path), "split": split,

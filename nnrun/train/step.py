@@ -10,6 +10,7 @@ import time
 
 import torch
 
+from nnrun.network.build import module_key
 from nnrun.network.loss import leaf_loss
 from nnrun.train.evaluation import needs_one_hot
 
@@ -43,6 +44,11 @@ def _batch_maker(session):
             return inputs(augmenter.stored_units(stored, y))
     else:
         clean = data.input_batch
+    if session.channels_last and session.input_dims[0] > 1:  # one channel is NHWC already
+        gather = clean
+
+        def clean(index):
+            return gather(index).contiguous(memory_format=torch.channels_last)
     if augmenter.inputs:
         def batch(index):
             x = clean(index)
@@ -54,6 +60,47 @@ def _batch_maker(session):
     return batch
 
 
+def chain_of(network, plan, leaf):
+    """The modules of a network that is one chain (input -> ... -> its one leaf, no activity
+    penalty), in order, without the leaf's activation when the loss takes logits; else None.
+    Calling them in turn is what `network.run(x, logits=True)` does, with less Python per step."""
+    nodes = plan.nodes
+    if len(plan.inputs) != 1 or len(plan.leaves) != 1 or nodes[0].layer != "input":
+        return None
+    modules = []
+    for previous, node in zip(nodes, nodes[1:]):
+        if node.parents != [previous.id]:
+            return None
+        if node.options.get("l1-regularization") or node.options.get("l2-regularization"):
+            return None
+        key = module_key(node.id)
+        if key not in network.layers:
+            continue  # a fan-out point (split) passes its input on
+        if node is nodes[-1] and leaf.from_logits:
+            continue
+        modules.append(network.layers[key])
+    return modules
+
+
+def _forward_maker(session, leaf):
+    """x -> the leaf's training value (logits for a softmax/logistic leaf whose loss folds them in)."""
+    modules = chain_of(session.network, session.spec.plan, leaf)
+    if modules is None:
+        run, key = session.network.run, leaf.id
+
+        def forward(x):
+            outputs, penalty = run(x, logits=True)
+            return outputs[key], penalty
+        return forward
+    modules = tuple(modules)
+
+    def forward(x):
+        for module in modules:
+            x = module(x)
+        return x, None
+    return forward
+
+
 def _loss_maker(session):
     """index tensor -> the batch's loss (Σ over leaves + activity penalty)."""
     run = session.network.run
@@ -62,20 +109,22 @@ def _loss_maker(session):
     leaves = session.task.leaves
     if len(leaves) == 1:
         leaf = leaves[0]
-        kind, key, logits = leaf.loss, leaf.id, leaf.from_logits
+        kind, logits = leaf.loss, leaf.from_logits
+        forward = _forward_maker(session, leaf)
         if leaf.target is None:
             table = data.one_hot if needs_one_hot(leaf) else data.labels
+            targets = table.index_select
 
             def loss_of(index):
                 x, _ = batch(index)
-                outputs, penalty = run(x, logits=True)
-                loss = leaf_loss(kind, outputs[key], table[index], logits)
+                output, penalty = forward(x)
+                loss = leaf_loss(kind, output, targets(0, index), logits)
                 return loss if penalty is None else loss + penalty
         else:
             def loss_of(index):
                 x, clean = batch(index)
-                outputs, penalty = run(x, logits=True)
-                loss = leaf_loss(kind, outputs[key], clean, logits)
+                output, penalty = forward(x)
+                loss = leaf_loss(kind, output, clean, logits)
                 return loss if penalty is None else loss + penalty
         return loss_of
 
@@ -99,7 +148,11 @@ def _updater(session):
     optimizer, scaler = session.optimizer, session.scaler
     clip = session.spec.train["gradient-clipping"]
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    zero_grad, step = optimizer.zero_grad, optimizer.step
+    step = optimizer.step
+
+    def zero_grad(set_to_none=True):  # what optimizer.zero_grad does, without its profiler scope
+        for p in params:
+            p.grad = None
     if scaler is not None:
         def update(loss):
             zero_grad(set_to_none=True)
