@@ -30,6 +30,7 @@ tensors, so it peaks at a little over twice the file size. Reads refuse files ov
 (checked on the file size before reading) and every declared length is bounded by the bytes
 actually present, so a lying header fails at once instead of allocating.
 """
+import functools
 import hashlib
 import os
 import secrets
@@ -38,9 +39,9 @@ import sys
 
 import msgpack
 import numpy as np
-import torch
 
 from nnrun.errors import UserError
+from nnrun.lazy import OnFirstUse
 
 FORMAT = "nnrun-checkpoint"
 VERSION = 1
@@ -52,13 +53,28 @@ EXT_NUMPY = 2
 # What the first bytes of every nnrun checkpoint look like after the map header byte.
 _MAGIC = msgpack.packb("format") + msgpack.packb(FORMAT)
 
-_TORCH_DTYPES = {
-    name: getattr(torch, name)
-    for name in ("float64", "float32", "float16", "bfloat16", "complex64", "complex128",
-                 "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "bool",
-                 "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz")
-    if isinstance(getattr(torch, name, None), torch.dtype)
-}
+torch = OnFirstUse("torch")  # reading with arrays="numpy" never imports it
+_TORCH_DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "complex64", "complex128",
+                      "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "bool",
+                      "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz")
+
+
+@functools.cache
+def _torch_dtypes():
+    return {name: getattr(torch, name) for name in _TORCH_DTYPE_NAMES
+            if isinstance(getattr(torch, name, None), torch.dtype)}
+
+
+def __getattr__(name):  # the dtype table, for code that used it when it was built at import
+    if name == "_TORCH_DTYPES":
+        return _torch_dtypes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _is_tensor(obj):
+    """Whether obj is a torch.Tensor, without importing torch (nothing is one before it is)."""
+    loaded = sys.modules.get("torch")
+    return loaded is not None and isinstance(obj, loaded.Tensor)
 _NUMPY_DTYPES = {
     name: np.dtype(name)
     for name in ("float64", "float32", "float16", "complex64", "complex128",
@@ -197,10 +213,10 @@ class _Encoder:
             self.buf += self.packer.pack_array_header(len(obj))
             for i, value in enumerate(obj):
                 self.encode(value, f"{where}[{i}]")
-        elif isinstance(obj, torch.Tensor):
+        elif _is_tensor(obj):
             if obj.layout != torch.strided or obj.is_quantized:
                 raise TypeError(f"cannot store {where}: {obj.layout} tensors are not supported")
-            if _dtype_name(obj.dtype) not in _TORCH_DTYPES:
+            if _dtype_name(obj.dtype) not in _torch_dtypes():
                 raise TypeError(f"cannot store {where}: tensor dtype {obj.dtype} is not supported")
             if obj.device.type == "meta":
                 raise TypeError(f"cannot store {where}: a meta tensor has no data")
@@ -226,14 +242,14 @@ class _Encoder:
 
 
 def _part_size(part):
-    if isinstance(part, torch.Tensor):
+    if _is_tensor(part):
         return part.numel() * part.element_size()
     return part.nbytes if isinstance(part, np.ndarray) else len(part)
 
 
 def _array_bytes(array):
     """The elements of a tensor or numpy array, C order, little-endian; no copy when it can."""
-    if isinstance(array, torch.Tensor):
+    if _is_tensor(array):
         t = array.to("cpu").resolve_conj().resolve_neg().contiguous()
         raw = memoryview(t.reshape(-1).view(torch.uint8).numpy())
         return _little_endian(raw, _unit(t.dtype.itemsize, t.dtype.is_complex))
@@ -259,8 +275,13 @@ def _little_endian(raw, unit):
 
 # ----------------------------------------------------------------------------------------- reading
 
-def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES):
-    """The payload of the checkpoint at `path`, tensors as CPU tensors; any problem: UserError."""
+def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES, arrays="torch"):
+    """The payload of the checkpoint at `path`, tensors as CPU tensors; any problem: UserError.
+
+    arrays="numpy": tensors come back as numpy arrays instead, and torch is not imported (but
+    for dtypes numpy lacks, bfloat16 and float8, which come back as torch tensors)."""
+    if arrays not in ("torch", "numpy"):
+        raise ValueError(f'arrays must be "torch" or "numpy", not {arrays!r}')
     data = _read_file(path, max_bytes)
     where = os.fspath(path)
     header = _parse_outer(data, where)
@@ -270,7 +291,7 @@ def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES):
         raise UserError(f"{where}: checkpoint is corrupted (checksum mismatch)")
     try:
         payload = msgpack.unpackb(
-            body, raw=False, use_list=True, strict_map_key=False, ext_hook=_decode_ext,
+            body, raw=False, use_list=True, strict_map_key=False, ext_hook=functools.partial(_decode_ext, arrays=arrays),
             max_bin_len=len(body), max_str_len=len(body), max_array_len=len(body),
             max_map_len=len(body), max_ext_len=len(body))
     except _BadArray as e:
@@ -380,9 +401,11 @@ class _BadArray(ValueError):
     """An array descriptor inside the payload that does not describe a valid array."""
 
 
-def _decode_ext(code, data):
-    if code == EXT_TORCH:
-        kind, dtypes = "tensor", _TORCH_DTYPES
+def _decode_ext(code, data, arrays="torch"):
+    if code == EXT_TORCH and arrays == "numpy":
+        kind, dtypes = "tensor", {n: _NUMPY_DTYPES.get(n) for n in _TORCH_DTYPE_NAMES}
+    elif code == EXT_TORCH:
+        kind, dtypes = "tensor", _torch_dtypes()
     elif code == EXT_NUMPY:
         kind, dtypes = "numpy array", _NUMPY_DTYPES
     else:
@@ -406,6 +429,8 @@ def _decode_ext(code, data):
         raise _BadArray(f"{kind} shape {shape!r} is invalid")
     shape = tuple(shape)
     dtype = dtypes[name]
+    if dtype is None:  # arrays="numpy", a dtype numpy lacks: a torch tensor after all
+        return _decode_ext(code, data, arrays="torch")
     count = 1
     for d in shape:
         count *= d
@@ -415,7 +440,7 @@ def _decode_ext(code, data):
                         f"{count * dtype.itemsize} bytes but holds {nbytes}")
     raw = memoryview(data)[offset:]
     try:
-        if code == EXT_TORCH:
+        if code == EXT_TORCH and arrays == "torch":
             if count == 0:
                 return torch.empty(shape, dtype=dtype)
             raw = _little_endian(raw, _unit(dtype.itemsize, dtype.is_complex))

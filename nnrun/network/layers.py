@@ -10,13 +10,15 @@ at 0.25, and weights start He-initialised before relu/swish and Xavier otherwise
 import math
 from dataclasses import dataclass, field
 
-import torch
-
-from torch import nn
-
+from nnrun.lazy import OnFirstUse
 from nnrun.network import args as a
-from nnrun.network import modules
 from nnrun.network.shape import Shape
+
+
+# Planning needs no torch: building does, and imports it then (see nnrun/lazy.py).
+torch = OnFirstUse("torch")
+nn = OnFirstUse("torch.nn")
+modules = OnFirstUse("nnrun.network.modules")
 
 
 class ShapeError(ValueError):
