@@ -98,3 +98,18 @@ def test_score_negates_loss():
     assert m.score({"loss": 0.5}, "loss") == -0.5
     assert m.score({"accuracy": 0.9}, "accuracy") == 0.9
     assert m.f_label(1.0) == "F1" and m.f_label(0.5) == "F0.5"
+
+
+def test_calibrated_threshold_is_half_the_best_f1():
+    rng = np.random.default_rng(0)
+    p = rng.random(5000)
+    is_pos = rng.random(5000) < p  # calibrated scores: P(positive | p) = p
+    _, best = m.best_threshold(is_pos, p)
+    assert m.calibrated_threshold(is_pos, p) == pytest.approx(best / 2)
+    assert m.calibrated_threshold(is_pos, p, beta=2.0) == pytest.approx(m.best_threshold(is_pos, p, 2.0)[1] / 5)
+    # scores trained with the positive odds multiplied by 9: the threshold's odds move the same way
+    t = best / 2
+    corrected = m.calibrated_threshold(is_pos, p, odds_ratio=9.0)
+    assert corrected / (1 - corrected) == pytest.approx(9 * t / (1 - t))
+    # and on calibrated scores the F*/2 cut is close to the best cut's F1
+    assert brute_f(is_pos, p, t) >= best - 0.01

@@ -92,7 +92,7 @@ def test_images_multiclass_with_augmentation(cli, tmp_path, images):
     assert result.code == 0, result
     assert "Accuracy: " in result.stdout
     test = json.loads((tmp_path / "run" / "test.json").read_text())
-    assert test["accuracy"] > 0.6 and "threshold" not in test or test["threshold"] is None
+    assert test["accuracy"] > 0.6 and test["threshold"] is None
 
 
 def error_of(cli, tmp_path, *args):
@@ -201,3 +201,66 @@ def test_run_dir_that_holds_a_run_is_refused(cli, tmp_path, table):
     assert cli("train", config, "--run-dir", tmp_path / "run", "-q").code == 0
     again = cli("train", config, "--run-dir", tmp_path / "run")
     assert again.code == 2 and "--resume" in again.stderr
+
+
+def test_mixed_precision_falls_back_to_float32_on_cpu(cli, tmp_path, table):
+    config = small(tmp_path, table, epoch_count=1, precision="bf16", device="cpu")
+    result = cli("train", config, "--run-dir", tmp_path / "run")
+    assert result.code == 0 and "mixed precision runs on CUDA only" in result.stdout
+    assert "(float32," in result.stdout
+
+
+def test_float64_and_init_from(cli, tmp_path, table):
+    first = small(tmp_path, table, epoch_count=1, precision="float64")
+    assert cli("train", first, "--run-dir", tmp_path / "a", "-q").code == 0
+    assert read_checkpoint(tmp_path / "a" / "best.nnrun")["tensors"]["layers.linear-1.weight"].dtype.is_floating_point
+    head = TABLE_NETWORK[:2] + [{"linear": {"output-size": 2, "id": "head"}}, {"softmax": {"id": "label"}}]
+    second = write_config(tmp_path / "b.yaml", head, table, epoch_count=1, epoch_size=500, batch_size=50,
+                          init_from=str(tmp_path / "a" / "best.nnrun"))
+    result = cli("train", second, "--run-dir", tmp_path / "b")
+    assert result.code == 0, result
+    assert "init-from" in result.stdout and "2 tensors loaded (linear-1)" in result.stdout and "(head)" in result.stdout
+    wrong = write_config(tmp_path / "c.yaml", TABLE_NETWORK, table, epoch_count=1,
+                         init_from=str(tmp_path / "nothing.nnrun"))
+    assert "no such checkpoint" in error_of(cli, tmp_path, wrong)
+
+
+def test_schedule_early_stopping_and_a_fixed_threshold(cli, tmp_path, table):
+    config = small(tmp_path, table, epoch_count=6, epoch_size=300, schedule={"type": "step", "step-size": 1,
+                   "gamma": 0.5}, threshold=0.7, early_stopping=1, metric="loss")
+    result = cli("train", config, "--run-dir", tmp_path / "run")
+    assert result.code == 0, result
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rates = [r["learning-rate"] for r in rows]
+    assert rates[:3] == pytest.approx([0.0005, 0.00025, 0.000125])  # stepped after each epoch
+    assert all(r["threshold"] == 0.7 for r in rows)
+    stopped_early = len(rows) < 6
+    if stopped_early:
+        assert "early stopping: no new best in 1 epochs" in result.stdout
+        assert rows[-1]["best"] is False
+    assert load_model(tmp_path / "run" / "best.nnrun").threshold == 0.7
+
+
+def test_shuffle_epochs_default_to_the_split_size(cli, tmp_path, table):
+    config = small(tmp_path, table, epoch_count=1, epoch_size=None, sampling="shuffle")
+    assert cli("train", config, "--run-dir", tmp_path / "run", "-q").code == 0
+    row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["samples"] == 1200
+
+
+def test_calibrated_threshold(cli, tmp_path, table):
+    config = small(tmp_path, table, epoch_count=1, threshold="calibrated", metric={"name": "f-beta"})
+    assert cli("train", config, "--run-dir", tmp_path / "run", "-q").code == 0
+    row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert 0 < row["threshold"] < 1 and row["positive"] == "b"
+
+
+def test_a_vector_network_on_augmented_images(cli, tmp_path, images):
+    """Images into a 144-wide input, through augmentation (stored pixels) and a batch norm first."""
+    network = [{"input": {"width": 144, "id": "data"}}, "batch-normalization", {"linear->relu": 32},
+               {"linear->softmax": {"output-size": 3, "id": "label"}}]
+    config = small(tmp_path, images, network, epoch_count=2, epoch_size=960, batch_size=32,
+                   augmentation=["mirror", {"input-noise": 0.05}])
+    result = cli("train", config, "--run-dir", tmp_path / "run", "-q")
+    assert result.code == 0, result
+    assert json.loads((tmp_path / "run" / "test.json").read_text())["accuracy"] > 0.5

@@ -113,9 +113,3 @@ def denoising_metrics(network, data, batch_size, noise, seed=0):
         network.train(was_training)
     values = max(data.count, 1) * max(int(np.prod(data.x_file.shape[1:])), 1)
     return {"denoising-mse": float(network_error) / values, "identity-mse": float(identity_error) / values}
-
-
-def scores_of(metrics_value, task):
-    return m.score(metrics_value, task.metric)
-
-

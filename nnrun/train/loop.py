@@ -16,7 +16,6 @@ import threading
 import time
 
 import click
-import torch
 
 from nnrun.checkpoint import read_checkpoint
 from nnrun.errors import UserError
@@ -258,6 +257,8 @@ class Trainer:
             return
         best = self.best
         metrics = best.get("metrics")
+        if metrics is None and self.folder.file(BEST).exists():  # a resumed run: the best is on disk
+            metrics = read_checkpoint(self.folder.file(BEST)).get("metrics")
         line = f"best: epoch {best['epoch']} ({task.metric} {_show_score(best['score'], task.metric)}"
         if best.get("threshold") is not None:
             line += f", threshold {best['threshold']:.6g}"
@@ -303,5 +304,3 @@ def load_resume_payload(path):
         raise UserError(f"{path}: holds no resume state (is it a best.nnrun?)")
     return payload
 
-
-__all__ = ["Trainer", "StopSignal", "load_resume_payload", "torch"]

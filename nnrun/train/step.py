@@ -35,13 +35,15 @@ def _batch_maker(session):
     """index tensor -> (network input, clean input) for a training batch."""
     data, augmenter, inputs = session.train_data, session.augmenter, session.inputs
     if augmenter.changes_stored:
-        dtype = session.dtype
+        dtype, dims = session.dtype, tuple(session.input_dims)
         labels = data.labels
+        reshape = tuple(data.x_file.shape[1:]) != dims  # e.g. 1×28×28 images into a 784-wide input
 
         def clean(index):
             stored = data.stored_batch(index).to(dtype)
-            y = labels[index] if labels is not None else None
-            return inputs(augmenter.stored_units(stored, y))
+            y = labels.index_select(0, index) if labels is not None else None
+            x = inputs(augmenter.stored_units(stored, y))
+            return x.reshape(len(x), *dims) if reshape else x
     else:
         clean = data.input_batch
     if session.channels_last and session.input_dims[0] > 1:  # one channel is NHWC already
