@@ -27,7 +27,7 @@ def test_variance_noise_is_the_write_ups_formula(tmp_path):
     ds = open_dataset(blobs(tmp_path / "t", positives=0.2))
     aug = Augmenter(items({"variance-noise": 5000}), ds, "train", 1, "cpu", seed=0)
     x = torch.from_numpy(np.array(ds.x("train")[:200], dtype=np.float32))
-    y = torch.from_numpy(ds.y("train")[:200])
+    y = torch.tensor(ds.y("train")[:200])
     out = aug.stored_units(x.clone(), y)
     positives = ds.x("train")[ds.y("train") == 1].astype(np.float64)
     variance = positives.var(0, ddof=1)

@@ -214,10 +214,10 @@ class EpochRunner:
             kept.append(loss.detach())
             done = i + 1
             if done - checked >= check_every:
-                self._check(epoch, kept, checked, done, progress, batch_size, total, start)
+                self._check(epoch, kept, checked, done, progress, batch_size, total)
                 checked = done
         if done > checked:
-            self._check(epoch, kept, checked, done, progress, batch_size, total, start)
+            self._check(epoch, kept, checked, done, progress, batch_size, total)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
@@ -225,7 +225,7 @@ class EpochRunner:
         mean = float(torch.stack(kept).double().mean()) if kept else float("nan")
         return EpochResult(mean, seconds, samples, done, interrupted)
 
-    def _check(self, epoch, kept, checked, done, progress, batch_size, total, start):
+    def _check(self, epoch, kept, checked, done, progress, batch_size, total):
         """Stop at a non-finite loss; update the progress bar with the running loss."""
         chunk = torch.stack(kept[checked:done])
         finite = torch.isfinite(chunk)
@@ -234,7 +234,5 @@ class EpochRunner:
             raise NonFiniteLoss(epoch, checked + first + 1, float(chunk[first]))
         if progress is not None:
             seen = min(done * batch_size, total)
-            elapsed = time.perf_counter() - start
+            progress.set_postfix_str(f"loss {float(chunk.mean()):.4f}", refresh=False)  # tqdm shows samples/s
             progress.update(seen - progress.n)
-            progress.set_postfix_str(f"loss {float(chunk.mean()):.4f}, {seen / max(elapsed, 1e-9):,.0f} samples/s",
-                                     refresh=False)
