@@ -186,6 +186,12 @@ def test_set_into_a_short_form_keeps_its_value():
     assert bare.train["epoch-count"] == 3 and bare.data["path"] == "/d"
 
 
+def test_set_data_to_a_folder_keeps_the_rest_of_the_data_map():
+    # nielsen.yaml scales pixels by 1/256: pointing it at another folder must not reset that
+    nielsen = load_spec(CONFIGS / "nielsen.yaml", ["data=/elsewhere"])
+    assert nielsen.data["path"] == "/elsewhere" and nielsen.data["preprocessing"] == "unit"
+
+
 def test_plans_need_no_file():
     spec = spec_from_data(yaml.safe_load("network: [{input: {width: 3}}, {linear->tanh: 2}]"))
     assert [n.layer for n in spec.plan.nodes] == ["input", "linear", "tanh"]

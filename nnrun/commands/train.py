@@ -48,11 +48,11 @@ def train(config, overrides, run_dir, resume_run, device, quiet, print_config):
         source = config or run / CONFIG
         if not Path(source).is_file():
             raise UserError(f"--resume {run}: no {CONFIG} there; give the config file too")
-        spec = load_spec(source, data_path_overrides(source, overrides))
+        spec = load_spec(source, overrides)
     else:
         if config is None:
             raise UserError("give a CONFIG file (or --resume RUN)")
-        spec = load_spec(config, data_path_overrides(config, overrides))
+        spec = load_spec(config, overrides)
     if device is not None:
         spec.train["device"] = _device(device, "--device")
     if spec.data.get("path"):
@@ -66,26 +66,6 @@ def train(config, overrides, run_dir, resume_run, device, quiet, print_config):
     outcome = run_training(spec, run_dir=run_dir, resume_run=resume_run, payload=payload, quiet=quiet)
     if outcome == "interrupted":
         sys.exit(130)
-
-
-def data_path_overrides(config, overrides):
-    """`--set data=FOLDER` points the config at another dataset: when the config's data is a map
-    (path plus preprocessing, splits), only its path changes; the rest of the map stays."""
-    from nnrun.config.read import parse_override, read_config_file
-
-    overrides = list(overrides or ())
-    if not any(text.partition("=")[0].strip() == "data" for text in overrides):
-        return overrides
-    data = read_config_file(config).get("data")
-    if not isinstance(data, dict):
-        return overrides
-    changed = []
-    for text in overrides:
-        path, value = parse_override(text)
-        if path == ["data"] and isinstance(value, str):
-            text = "data.path=" + text.partition("=")[2]
-        changed.append(text)
-    return changed
 
 
 def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=False, hooks=None):

@@ -118,5 +118,10 @@ def apply_overrides(config, overrides):
                 raise UserError(f"--set {text}: no item {last} in a {len(node)}-item list")
         elif not isinstance(node, dict):
             raise UserError(f"--set {text}: cannot set a key inside a value that is not a map")
+        if path == ["data"] and isinstance(value, str) and isinstance(node.get("data"), dict):
+            # `--set data=FOLDER` points the config at another dataset; its preprocessing and
+            # splits stay (replacing the whole map would quietly change how inputs are scaled).
+            node["data"]["path"] = value
+            continue
         node[last] = value
     return config
