@@ -104,7 +104,7 @@ def read_header(path, sep):
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty (no header line)") from None
     except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError) as problem:
-        raise UserError(f"{path} is not a readable CSV file ({_first_line(problem)})") from None
+        raise UserError(f"{path} is not a readable CSV file ({first_line(problem)})") from None
     columns = [str(c) for c in header.columns]
     mangled = [c for c in columns if "." in c and c.rsplit(".", 1)[0] in columns]
     if mangled:
@@ -157,7 +157,7 @@ def read_table(path, sep, features, options, scratch, quiet=True):
     with open(scratch, "wb") as sink, bar(None, "reading", quiet, unit="rows") as progress:
         try:
             for chunk in reader:
-                sink.write(_features(path, chunk, features, rows).tobytes())
+                sink.write(feature_values(path, chunk, features, rows).tobytes())
                 if options.label is not None:
                     codes.append(_label_codes(path, chunk[options.label], rows, raw_labels))
                 if options.id_column is not None:
@@ -165,9 +165,9 @@ def read_table(path, sep, features, options, scratch, quiet=True):
                 rows += len(chunk)
                 progress.update(len(chunk))
         except pd.errors.ParserError as problem:
-            raise UserError(f"{path}: {_first_line(problem)}") from None
+            raise UserError(f"{path}: {first_line(problem)}") from None
         except (UnicodeDecodeError, OSError, EOFError) as problem:
-            raise UserError(f"{path} could not be read after row {rows} ({_first_line(problem)})") from None
+            raise UserError(f"{path} could not be read after row {rows} ({first_line(problem)})") from None
     if rows == 0:
         raise UserError(f"{path} has a header but no rows")
     labels, classes = None, []
@@ -182,9 +182,10 @@ def read_table(path, sep, features, options, scratch, quiet=True):
                  ids=ids if options.id_column else range(1, rows + 1))
 
 
-def _features(path, chunk, features, first_row):
+def feature_values(path, chunk, features, first_row, drop_hint=True):
     """The chunk's features as float32 [rows, F]; a UserError at the first cell that is not a
-    finite number."""
+    finite number. `first_row`: how many data rows came before this chunk. Inference reads
+    CSV rows through this too, so a bad cell reads the same from either command."""
     import pandas as pd
 
     frame = chunk[features]
@@ -205,7 +206,7 @@ def _features(path, chunk, features, first_row):
             what = "empty cell"
         else:
             what = f'"{raw}" is not a finite number'
-            if not _is_number(raw):
+            if drop_hint and not _is_number(raw):
                 what = f'"{raw}" is not a number (use --drop {column} if it is not a feature)'
         raise UserError(f'{path} row {row} (line {row + 1}), column "{column}": {what}')
     return np.ascontiguousarray(values)
@@ -250,5 +251,5 @@ def _is_number(text):
         return False
 
 
-def _first_line(problem):
+def first_line(problem):
     return str(problem).strip().splitlines()[0] if str(problem).strip() else type(problem).__name__

@@ -6,8 +6,7 @@ values are reported beside the prediction). Missing feature columns are an error
 them; an empty or non-numeric feature cell is an error naming its row and column. Rows are
 numbered from 1 after the header, as `nnrun prepare csv` numbers them.
 """
-import numpy as np
-
+from nnrun.data.prepare_csv import feature_values, first_line, read_header
 from nnrun.errors import UserError, did_you_mean
 
 CHUNK_ROWS = 50_000
@@ -25,15 +24,7 @@ def csv_separator(path):
 
 def read_columns(path):
     """The header of a CSV file, as strings."""
-    import pandas as pd
-
-    try:
-        header = pd.read_csv(path, sep=csv_separator(path) or ",", nrows=0)
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path} is empty (no header line)") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError) as problem:
-        raise UserError(f"{path} is not a readable CSV file ({_first_line(problem)})") from None
-    return [str(c) for c in header.columns]
+    return read_header(path, csv_separator(path) or ",")
 
 
 def check_columns(path, columns, features, id_column=None, label_column=None):
@@ -61,7 +52,7 @@ def read_rows(path, features, id_column=None, label_column=None, chunk_rows=CHUN
                              keep_default_na=False, na_values=[""], chunksize=chunk_rows)
         first = 1
         for chunk in reader:
-            x = _features(path, chunk, features, first)
+            x = feature_values(path, chunk, features, first - 1, drop_hint=False)
             ids = _text(path, chunk, id_column, first, "id") if id_column else None
             labels = _text(path, chunk, label_column, first, "label") if label_column else None
             yield first, x, ids, labels
@@ -69,31 +60,9 @@ def read_rows(path, features, id_column=None, label_column=None, chunk_rows=CHUN
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty (no header line)") from None
     except pd.errors.ParserError as problem:
-        raise UserError(f"{path}: {_first_line(problem)}") from None
+        raise UserError(f"{path}: {first_line(problem)}") from None
     except (UnicodeDecodeError, OSError, EOFError) as problem:
-        raise UserError(f"{path} could not be read ({_first_line(problem)})") from None
-
-
-def _features(path, chunk, features, first_row):
-    import pandas as pd
-
-    frame = chunk[features]
-    if all(dt.kind in "biuf" for dt in frame.dtypes):
-        values = frame.to_numpy(dtype=np.float32, na_value=np.nan)
-    else:
-        values = np.empty((len(frame), len(features)), np.float32)
-        for j, column in enumerate(features):
-            values[:, j] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float32,
-                                                                                   na_value=np.nan)
-    with np.errstate(over="ignore", invalid="ignore"):
-        bad = ~np.isfinite(values)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raw = frame.iloc[i, j]
-        what = "empty cell" if pd.isna(raw) else f'"{raw}" is not a finite number'
-        row = first_row + int(i)
-        raise UserError(f'{path} row {row} (line {row + 1}), column "{features[j]}": {what}')
-    return np.ascontiguousarray(values)
+        raise UserError(f"{path} could not be read ({first_line(problem)})") from None
 
 
 def _text(path, chunk, column, first_row, what):
@@ -104,8 +73,3 @@ def _text(path, chunk, column, first_row, what):
             row = first_row + i
             raise UserError(f'{path} row {row} (line {row + 1}), column "{column}": empty {what}')
     return values
-
-
-def _first_line(problem):
-    text = str(problem).strip().splitlines()
-    return text[0] if text else type(problem).__name__
