@@ -10,7 +10,6 @@ import time
 
 import torch
 
-from nnrun.network.build import module_key
 from nnrun.network.loss import leaf_loss
 from nnrun.train.evaluation import needs_one_hot
 
@@ -62,31 +61,9 @@ def _batch_maker(session):
     return batch
 
 
-def chain_of(network, plan, leaf):
-    """The modules of a network that is one chain (input -> ... -> its one leaf, no activity
-    penalty), in order, without the leaf's activation when the loss takes logits; else None.
-    Calling them in turn is what `network.run(x, logits=True)` does, with less Python per step."""
-    nodes = plan.nodes
-    if len(plan.inputs) != 1 or len(plan.leaves) != 1 or nodes[0].layer != "input":
-        return None
-    modules = []
-    for previous, node in zip(nodes, nodes[1:]):
-        if node.parents != [previous.id]:
-            return None
-        if node.options.get("l1-regularization") or node.options.get("l2-regularization"):
-            return None
-        key = module_key(node.id)
-        if key not in network.layers:
-            continue  # a fan-out point (split) passes its input on
-        if node is nodes[-1] and leaf.from_logits:
-            continue
-        modules.append(network.layers[key])
-    return modules
-
-
 def _forward_maker(session, leaf):
     """x -> the leaf's training value (logits for a softmax/logistic leaf whose loss folds them in)."""
-    modules = chain_of(session.network, session.spec.plan, leaf)
+    modules = session.network.chain(logits=leaf.from_logits)
     if modules is None:
         run, key = session.network.run, leaf.id
 
@@ -94,7 +71,6 @@ def _forward_maker(session, leaf):
             outputs, penalty = run(x, logits=True)
             return outputs[key], penalty
         return forward
-    modules = tuple(modules)
 
     def forward(x):
         for module in modules:
