@@ -35,6 +35,7 @@ import hashlib
 import os
 import secrets
 import stat
+import struct
 import sys
 
 import msgpack
@@ -42,6 +43,7 @@ import numpy as np
 
 from nnrun.errors import UserError
 from nnrun.lazy import OnFirstUse
+from nnrun.msgpack_layout import Malformed, bin_bounds, ext_bounds, map_entries, object_end
 
 FORMAT = "nnrun-checkpoint"
 VERSION = 1
@@ -275,25 +277,31 @@ def _little_endian(raw, unit):
 
 # ----------------------------------------------------------------------------------------- reading
 
-def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES, arrays="torch"):
+def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES, arrays="torch", allocate=None):
     """The payload of the checkpoint at `path`, tensors as CPU tensors; any problem: UserError.
 
     arrays="numpy": tensors come back as numpy arrays instead, and torch is not imported (but
-    for dtypes numpy lacks, bfloat16 and float8, which come back as torch tensors)."""
+    for dtypes numpy lacks, bfloat16 and float8, which come back as torch tensors).
+    allocate(nbytes) -> a writable uint8 numpy array of that size, or None: where the numpy
+    arrays' bytes go (memory shared with other processes, say) instead of fresh memory."""
     if arrays not in ("torch", "numpy"):
         raise ValueError(f'arrays must be "torch" or "numpy", not {arrays!r}')
     data = _read_file(path, max_bytes)
     where = os.fspath(path)
-    header = _parse_outer(data, where)
-    body = header["payload"]
-    del data, header["payload"]
-    if hashlib.sha256(body).hexdigest() != header["sha256"]:
+    located = _locate_payload(data)
+    if located is None:  # not the plain layout: the full parse says what is wrong with it
+        header = _parse_outer(data, where)
+        body, digest = header["payload"], header["sha256"]
+        del data, header["payload"]
+    else:
+        body, digest = located
+    if hashlib.sha256(body).hexdigest() != digest:
         raise UserError(f"{where}: checkpoint is corrupted (checksum mismatch)")
+    hook = functools.partial(_decode_ext, arrays=arrays, allocate=allocate)
     try:
-        payload = msgpack.unpackb(
-            body, raw=False, use_list=True, strict_map_key=False, ext_hook=functools.partial(_decode_ext, arrays=arrays),
-            max_bin_len=len(body), max_str_len=len(body), max_array_len=len(body),
-            max_map_len=len(body), max_ext_len=len(body))
+        payload = _unpack_by_parts(body, hook)
+        if payload is None:
+            payload = msgpack.unpackb(body, ext_hook=hook, **_limits(body))
     except _BadArray as e:
         raise UserError(f"{where}: invalid checkpoint: {e}") from None
     except (ValueError, TypeError, UnicodeDecodeError, RecursionError, OverflowError) as e:
@@ -302,6 +310,65 @@ def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES, arrays="torch"):
         raise UserError(f"{where}: invalid checkpoint: the payload is a {type(payload).__name__}, "
                         "not a map")
     return payload
+
+
+def _limits(body):
+    n = len(body)
+    return dict(raw=False, use_list=True, strict_map_key=False, max_bin_len=n, max_str_len=n, max_array_len=n,
+                max_map_len=n, max_ext_len=n)
+
+
+def _locate_payload(data):
+    """(memoryview of the payload bytes, sha256 hex) when the outer map is exactly what
+    write_checkpoint writes and this version reads, else None. Reading the payload in place
+    spares a copy of the whole file."""
+    try:
+        entries = map_entries(data, 0)
+        if object_end(data, 0, len(data)) != len(data) or set(entries) != {"format", "version", "payload", "sha256"}:
+            return None
+        small = {key: msgpack.unpackb(data[start:end], raw=False)
+                 for key, (start, end) in entries.items() if key != "payload"}
+        version = small["version"]
+        if small["format"] != FORMAT or isinstance(version, bool) or not isinstance(version, int) \
+                or not 1 <= version <= VERSION or not isinstance(small["sha256"], str):
+            return None
+        start, end = bin_bounds(data, entries["payload"])
+    except (Malformed, ValueError, TypeError, UnicodeDecodeError, IndexError, struct.error):
+        return None
+    return memoryview(data)[start:end], small["sha256"]
+
+
+def _unpack_by_parts(body, hook):
+    """The payload map, its "tensors" map read array by array straight from `body` (one copy
+    each, into memory of the hook's choosing, instead of two); None when the payload is not a
+    map with such a "tensors" map, and the caller unpacks it whole."""
+    try:
+        if object_end(body, 0, len(body)) != len(body):
+            return None
+        entries = map_entries(body, 0, all_keys=True)
+        tensors = entries.get("tensors")
+        if tensors is None:
+            return None
+        arrays = map_entries(body, tensors[0], tensors[1], all_keys=True)
+        if not all(isinstance(name, str) and body[at] in _EXT_BYTES for name, (at, _) in arrays.items()):
+            return None
+    except (Malformed, ValueError, TypeError, UnicodeDecodeError, IndexError, struct.error):
+        return None
+    payload = {}
+    for key, (start, end) in entries.items():
+        if key == "tensors":
+            payload[key] = {name: hook(*_ext(body, at, end)) for name, (at, end) in arrays.items()}
+        else:
+            payload[key] = msgpack.unpackb(body[start:end], ext_hook=hook, **_limits(body))
+    return payload
+
+
+_EXT_BYTES = frozenset((0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8))
+
+
+def _ext(body, at, end):
+    code, start, stop = ext_bounds(body, at, end)
+    return code, body[start:stop]
 
 
 def is_checkpoint(path):
@@ -401,7 +468,7 @@ class _BadArray(ValueError):
     """An array descriptor inside the payload that does not describe a valid array."""
 
 
-def _decode_ext(code, data, arrays="torch"):
+def _decode_ext(code, data, arrays="torch", allocate=None):
     if code == EXT_TORCH and arrays == "numpy":
         kind, dtypes = "tensor", {n: _NUMPY_DTYPES.get(n) for n in _TORCH_DTYPE_NAMES}
     elif code == EXT_TORCH:
@@ -448,7 +515,11 @@ def _decode_ext(code, data, arrays="torch"):
         if count == 0:
             return np.empty(shape, dtype=dtype)
         raw = _little_endian(raw, _unit(dtype.itemsize, dtype.kind == "c"))
-        return np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
+        target = allocate(nbytes) if allocate is not None else None
+        if target is None:
+            return np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
+        target[:] = np.frombuffer(raw, np.uint8)
+        return target.view(dtype).reshape(shape)
     except (RuntimeError, ValueError, OverflowError) as e:
         raise _BadArray(f"{kind} of dtype {name} and shape {list(shape)} cannot be built "
                         f"({_why(e)})") from None

@@ -601,3 +601,62 @@ def test_reader_never_imports_pickle_machinery():
     source = Path(ckpt.__file__).read_text(encoding="utf-8")
     for word in ("import pickle", "torch.load", "pickle.load", "eval(", "exec("):
         assert word not in source
+
+
+# ---- reading the arrays in place -----------------------------------------------------------------
+
+def _whole(monkeypatch, path, **options):
+    """read_checkpoint as it reads a payload it cannot take apart: unpacked in one go."""
+    with monkeypatch.context() as patch:
+        patch.setattr(ckpt, "_unpack_by_parts", lambda body, hook: None)
+        patch.setattr(ckpt, "_locate_payload", lambda data: None)
+        return read_checkpoint(path, **options)
+
+
+@pytest.mark.parametrize("arrays", ["torch", "numpy"])
+def test_arrays_read_in_place_equal_the_whole_unpack(tmp_path, monkeypatch, arrays):
+    gen = torch.Generator().manual_seed(3)
+    payload = {"kind": "nnrun-model", 7: "an int key", "resume": {"moments": [torch.ones(3), {1: np.arange(4)}]},
+               "tensors": {"a.weight": random_tensor(torch.float32, (30, 20), gen),
+                           "a.bias": random_tensor(torch.float32, (30,), gen),
+                           "bn.count": torch.tensor(5), "empty": torch.zeros(0, 3),
+                           "half": random_tensor(torch.float16, (2, 3), gen),
+                           "tiny": torch.tensor([1.5])},  # 4 bytes of data + header: a fixext
+               "after": [None, True, 2.5, "x" * 40_000]}
+    path = tmp_path / "m.nnrun"
+    write_checkpoint(path, payload)
+    located = ckpt._locate_payload(path.read_bytes())
+    assert ckpt._unpack_by_parts(located[0], lambda code, data: code) is not None  # the in-place path applies
+    fast, whole = read_checkpoint(path, arrays=arrays), _whole(monkeypatch, path, arrays=arrays)
+    assert list(fast) == list(whole) == list(payload)
+    for key in payload:
+        if key not in ("tensors", "resume"):
+            assert fast[key] == whole[key] == (list(payload[key]) if isinstance(payload[key], list) else payload[key])
+    for name, tensor in payload["tensors"].items():
+        got, expected = fast["tensors"][name], whole["tensors"][name]
+        if arrays == "torch":
+            assert_same_tensor(got, tensor)
+        else:
+            np.testing.assert_array_equal(got, tensor.numpy())
+            assert got.dtype == expected.dtype and got.flags.writeable
+    assert float(fast["resume"]["moments"][0].sum()) == 3.0
+
+
+def test_arrays_go_where_allocate_says(tmp_path):
+    path = tmp_path / "m.nnrun"
+    write_checkpoint(path, {"tensors": {"w": torch.arange(12.0).reshape(3, 4), "b": torch.ones(3)}})
+    pool = np.zeros(1024, np.uint8)
+    used = []
+
+    def allocate(nbytes):
+        start = sum(used)
+        used.append(nbytes)
+        return pool[start:start + nbytes]
+
+    got = read_checkpoint(path, arrays="numpy", allocate=allocate)["tensors"]
+    assert used == [48, 12]
+    assert np.shares_memory(got["w"], pool) and np.shares_memory(got["b"], pool)
+    np.testing.assert_array_equal(got["w"], np.arange(12.0, dtype=np.float32).reshape(3, 4))
+    full = read_checkpoint(path, arrays="numpy", allocate=lambda nbytes: None)["tensors"]  # no room: its own memory
+    assert not np.shares_memory(full["w"], pool)
+    np.testing.assert_array_equal(full["w"], got["w"])

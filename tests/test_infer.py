@@ -246,31 +246,6 @@ def test_nothing_readable_is_an_error(ckpt, tmp_path):
     assert_user_error(run_cli("infer", ckpt["binary"], empty), "a folder without images")
 
 
-@pytest.mark.parametrize("pool", ["processes", "threads"])
-def test_decoding_workers_can_run_the_network(ckpt, tmp_path, monkeypatch, pool):
-    """What the lean path does: each worker decodes its chunk and runs the numpy engine on it;
-    chunks come back in order, unreadable files left out of the work, results as in-process."""
-    import multiprocessing
-
-    from nnrun.infer.images import ImageReader
-    from nnrun.infer.model import open_model
-
-    if pool == "threads":  # a platform without fork
-        monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    model = open_model(ckpt["three"], device="cpu", engine="numpy")
-    files = sorted((ckpt["three"].parent / "photos").rglob("*.*"))
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(b"not an image")
-    files.insert(5, bad)
-    with ImageReader(files, 12, 3, jobs=2, chunk=4, work=lambda x: model.run(x)["class"]) as reader:
-        chunks = list(reader)
-    assert [c.start for c in chunks] == list(range(0, len(files), 4))
-    assert chunks[1].problems == {1: "not an image file Pillow can read"}
-    for chunk in chunks:
-        keep = [i for i in range(len(chunk.pixels)) if i not in chunk.problems]
-        np.testing.assert_allclose(chunk.result, model.run(chunk.pixels[keep])["class"], rtol=1e-5, atol=1e-7)
-
-
 def test_a_network_the_numpy_engine_lacks_runs_on_torch(tmp_path):
     from nnrun.data.preprocess import Preprocessing
     from nnrun.model_io import save_model

@@ -58,6 +58,9 @@ def infer(checkpoint, inputs, fmt, out, threshold, positive, top_k, split, id_co
       {"input": "cat.jpg", "probability-map": {"cat": 0.9996, "dog": 0.0004}, "classification": "cat"}
     and an autoencoder gives {"input": ..., "reconstruction-error": ...}.
     """
+    from nnrun.infer.blas import one_thread_unless_told
+
+    one_thread_unless_told()  # before numpy loads (see there)
     from nnrun.infer.run import InferOptions, run_infer
 
     options = InferOptions(fmt=fmt, out=out, threshold=threshold, positive=positive, top_k=top_k, split=split,

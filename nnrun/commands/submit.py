@@ -42,6 +42,9 @@ def kaggle_submit(checkpoint, test, out, output, clip, column, id_column, sample
     TEST is a flat folder of images named by id (1.jpg ... 12500.jpg), a prepared unlabelled
     dataset, or a CSV file with an id column.
     """
+    from nnrun.infer.blas import one_thread_unless_told
+
+    one_thread_unless_told()  # before numpy loads (see there)
     from nnrun.infer.submit_run import SubmitOptions, run_submit
 
     options = SubmitOptions(out=out, output=output, column=column, id_column=id_column, clip=clip,

@@ -7,6 +7,7 @@ threadpoolctl does for OpenBLAS: find the loaded library and call its setter. Be
 platform where it finds nothing it changes nothing.
 """
 import ctypes
+import os
 
 SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
            "scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads_64_")
@@ -37,3 +38,14 @@ def set_blas_threads(count):
                 done = True
                 break
     return done
+
+
+def one_thread_unless_told(environ=os.environ):
+    """Before numpy is imported: OpenBLAS starts one thread per core when it loads, and they spin
+    for a while even if they never get work (a tenth of a second of a core, measured, that the
+    image workers need). The numpy engine wants one thread per process anyway, so ask for that
+    unless the user chose a number."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if environ.get(name):
+            return
+    environ["OPENBLAS_NUM_THREADS"] = "1"

@@ -10,6 +10,7 @@ join/concatenate work too. Inference only: dropout is the identity, batch normal
 running statistics.
 """
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,6 +31,23 @@ def supports(plan):
     return None
 
 
+@dataclass
+class Step:
+    """What the engine needs of a plan node, in plain values (so it pickles without the planner)."""
+    id: str
+    parents: tuple
+    layer: str
+    args: dict
+    place: str
+    in_shapes: tuple               # nnrun.network.shape.Shape
+    out_shape: object
+
+    @classmethod
+    def of(cls, node):
+        return cls(node.id, tuple(node.parents), node.layer, dict(node.args), node.place, tuple(node.in_shapes),
+                   node.out_shape)
+
+
 class NumpyEngine:
     """Runs a plan on numpy arrays. `state`: the network's state dict as numpy arrays."""
 
@@ -40,17 +58,30 @@ class NumpyEngine:
         if reason:
             raise ValueError(reason)
         self.plan = plan
+        self._build([Step.of(node) for node in plan.nodes], state, preprocessing)
+
+    @classmethod
+    def from_steps(cls, steps, state, preprocessing):
+        """The engine of `steps` (another engine's .steps, say), without a plan."""
+        engine = cls.__new__(cls)
+        engine.plan = None
+        engine._build(steps, state, preprocessing)
+        return engine
+
+    def _build(self, steps, state, preprocessing):
+        self.steps = steps
         self.preprocessing = preprocessing
+        self.state = state        # as given (handoff.py shares it with image workers)
         self.scale, self.shift = preprocessing.scale_and_shift()
         self._steps = []
         used = set()
-        for node in plan.nodes:
-            prefix = f"layers.{node.id.replace('.', '_')}."
+        for step in steps:
+            prefix = f"layers.{step.id.replace('.', '_')}."
             mine = [k for k in state if k.startswith(prefix)]
             used.update(mine)
             params = {k[len(prefix):]: np.ascontiguousarray(state[k], dtype=np.float32)
                       for k in mine if not k.endswith("num_batches_tracked")}
-            self._steps.append((node.id, node.parents, _OPS[node.layer](node, params)))
+            self._steps.append((step.id, step.parents, _OPS[step.layer](step, params)))
         unused = sorted(set(state) - used)
         if unused:
             raise ValueError(f"unexpected weights {', '.join(unused[:5])}")
@@ -68,7 +99,7 @@ class NumpyEngine:
         return {leaf: values[leaf] for leaf in leaves}
 
 
-# ---- one maker per layer type: (node, params) -> function of the parents' values ---------------
+# ---- one maker per layer type: (a Step, params) -> function of the parents' values -------------
 
 def _input(node, params):
     dims = node.out_shape.batch_dims()

@@ -12,6 +12,7 @@ the right feature columns for a table network) before anything is computed.
 A batch holds the stored form the network's preprocessing expects: uint8 [n, C, S, S] images
 or float32 [n, F] rows, as in a prepared dataset.
 """
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +23,16 @@ from nnrun.errors import UserError
 from nnrun.infer import tables
 from nnrun.infer.ids import natural_key
 from nnrun.infer.images import ImageReader, is_image_file
+from nnrun.infer.model import run_all
 
 
 @dataclass
 class Batch:
     names: list                   # what each item is called in the output ("input")
-    x: np.ndarray                 # stored values
+    x: np.ndarray                 # stored values (None when `outputs` came without them)
     labels: list = None           # true class names, when the input has them
     paths: list = None            # image files (for --save-reconstructions)
-    outputs: object = None        # what the network gave, when the decoding workers ran it
+    outputs: object = None        # what the network gave, when the source ran it (ImageSource.use)
 
 
 class BadItems:
@@ -71,27 +73,34 @@ class ImageSource:
     def started(self):
         return self._reader is not None
 
-    def start(self, size, channels, jobs=None, work=None):
-        """Start decoding (workers begin at once); safe to call before torch is imported.
-        work: run on each decoded chunk by the workers (see ImageReader); batches then come
-        one per chunk with `outputs` set."""
+    def start(self, size, channels, jobs=None, handoff=None, keep_pixels=True):
+        """Start decoding (workers begin at once); safe to call before the checkpoint is read.
+        handoff, keep_pixels: see ImageReader."""
         if self._reader is None:
-            self._reader = ImageReader(self.files, size, channels, jobs, work=work)
+            self._reader = ImageReader(self.files, size, channels, jobs, handoff=handoff, keep_pixels=keep_pixels)
         return self
+
+    def use(self, work, handed_off=False):
+        """Batches come one per decoded chunk from now on, with `outputs`:
+        work.from_outputs(run_all(work.runs, pixels)), computed by the workers when handed_off."""
+        self._finish = work.from_outputs
+        self._reader.use(functools.partial(run_all, work.runs), handed_off)
 
     def batches(self, batch_size, on_bad):
         reader = self._reader
         names, paths, blocks, pending = [], [], [], 0
         for chunk in reader:
-            keep = [i for i in range(len(chunk.pixels)) if i not in chunk.problems]
+            keep = [i for i in range(chunk.count) if i not in chunk.problems]
             for i, reason in chunk.problems.items():
                 on_bad(self.files[chunk.start + i], reason)
             if not keep:
                 continue
-            pixels = chunk.pixels if len(keep) == len(chunk.pixels) else chunk.pixels[keep]
-            if reader.work is not None:
+            pixels = chunk.pixels
+            if pixels is not None and len(keep) < chunk.count:
+                pixels = pixels[keep]
+            if chunk.result is not None:
                 yield Batch([self.names[chunk.start + i] for i in keep], pixels, None,
-                            [self.files[chunk.start + i] for i in keep], chunk.result)
+                            [self.files[chunk.start + i] for i in keep], self._finish(chunk.result))
                 continue
             names += [self.names[chunk.start + i] for i in keep]
             paths += [self.files[chunk.start + i] for i in keep]

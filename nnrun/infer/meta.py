@@ -1,18 +1,52 @@
 """What a model checkpoint says about itself, read without torch and without its tensors.
 
 `kaggle-submit` and `infer` need the input size, channels and classes before the network is
-built, so image decoding can start in worker processes while torch is still importing (about
-two seconds on a small machine). This reads the checkpoint's plain data only: array payloads
-(msgpack ext types) are skipped, never interpreted, so it is as safe as the full reader. It
-does not verify the checksum; `model.open_model` reads the file fully (and checks it) before
-any prediction is made. Any problem here returns None, and the full reader reports it.
+built, so image decoding can start in worker processes while the checkpoint is still being read
+(or torch imported). This reads the checkpoint's plain data only, and quickly: the file is
+mapped, not read, and the walk below steps over every array (and everything else not asked
+for) by its length (nnrun/msgpack_layout.py), so only a few pages of a large file are ever touched. Array payloads are
+never interpreted, so it is as safe as the full reader. It does not verify the checksum;
+`model.open_model` reads the file fully (and checks it) before any prediction is made. Any
+problem here returns None, and the full reader reports it.
 """
+import mmap
 import os
+import struct
 
 import msgpack
 
+from nnrun.msgpack_layout import Malformed, bin_bounds, map_entries
+
 KIND = "nnrun-model"  # as in nnrun.model_io
 _FIELDS = ("kind", "network", "classes", "positive", "threshold", "preprocessing", "dataset")
+
+
+def peek_model(path, max_bytes=4 * 1024**3):
+    """{kind, network, classes, positive, threshold, preprocessing, dataset} of a model checkpoint,
+    or None when `path` is not a readable model checkpoint (the full reader says why)."""
+    try:
+        if not os.path.isfile(path) or not 0 < os.path.getsize(path) <= max_bytes:
+            return None
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            outer = map_entries(data, 0)
+            if _plain(data, outer.get("format")) != "nnrun-checkpoint" or "payload" not in outer:
+                return None
+            start, end = bin_bounds(data, outer["payload"])
+            inner = map_entries(data, start, end)
+            if _plain(data, inner.get("kind")) != KIND:
+                return None
+            return {key: _plain(data, inner.get(key)) for key in _FIELDS}
+    except (Malformed, ValueError, TypeError, UnicodeDecodeError, RecursionError, OverflowError, OSError,
+            IndexError, struct.error):
+        return None
+
+
+def _plain(data, bounds):
+    """The value at (start, end), unpacked; None when absent. Arrays inside stay unread."""
+    if bounds is None:
+        return None
+    start, end = bounds
+    return msgpack.unpackb(data[start:end], raw=False, strict_map_key=False, ext_hook=lambda code, raw: SKIPPED)
 
 
 class _Skipped:
@@ -23,30 +57,3 @@ class _Skipped:
 
 
 SKIPPED = _Skipped()
-
-
-def peek_model(path, max_bytes=4 * 1024**3):
-    """{kind, network, classes, positive, threshold, preprocessing, dataset} of a model checkpoint,
-    or None when `path` is not a readable model checkpoint (the full reader says why)."""
-    try:
-        if not os.path.isfile(path) or os.path.getsize(path) > max_bytes:
-            return None
-        with open(path, "rb") as f:
-            data = f.read()
-        outer = msgpack.unpackb(data, raw=False, strict_map_key=True, ext_hook=_refuse,
-                                max_map_len=64, max_array_len=1024, max_ext_len=0)
-        if not isinstance(outer, dict) or outer.get("format") != "nnrun-checkpoint":
-            return None
-        body = outer.get("payload")
-        if not isinstance(body, bytes):
-            return None
-        payload = msgpack.unpackb(body, raw=False, strict_map_key=False, ext_hook=lambda code, data: SKIPPED)
-    except (ValueError, TypeError, UnicodeDecodeError, RecursionError, OverflowError, OSError):
-        return None
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
-        return None
-    return {key: payload.get(key) for key in _FIELDS}
-
-
-def _refuse(code, data):
-    raise ValueError("ext type outside the payload")

@@ -17,10 +17,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from nnrun.data.preprocess import Preprocessing
 from nnrun.errors import UserError
 from nnrun.infer.blas import set_blas_threads
 from nnrun.infer.engine_numpy import NumpyEngine, supports
+from nnrun.infer.memory import keep_freed_memory
 
 ENGINES = ("auto", "torch", "numpy")
 
@@ -91,12 +94,47 @@ class Model(Inputs):
     def is_autoencoder(self):
         return self.class_leaf is None
 
+    @property
+    def leaves(self):
+        return tuple(self._leaves)
+
+    @property
+    def runs(self):
+        """What the network computes for a batch (see run_all): its leaves, on the batch as it is."""
+        return [Run(self.engine, self.leaves)]
+
     def run(self, stored):
         """A batch of stored values -> {"class": raw class-leaf output or None,
         "reconstruction": the reconstruction leaf's output or None}."""
-        outputs = self.engine.run(stored, self._leaves)
-        return {"class": outputs.get(self.class_leaf.id) if self.class_leaf else None,
-                "reconstruction": outputs.get(self.recon_leaf.id) if self.recon_leaf else None}
+        return self.from_outputs(run_all(self.runs, stored))
+
+    def from_outputs(self, outputs):
+        """run(), from what run_all(self.runs, ...) gave (maybe in an image worker)."""
+        (leaves,) = outputs
+        return {"class": leaves.get(self.class_leaf.id) if self.class_leaf else None,
+                "reconstruction": leaves.get(self.recon_leaf.id) if self.recon_leaf else None}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One pass of an engine over a batch: the leaves wanted, on the batch or its mirror image."""
+    engine: object
+    leaves: tuple
+    mirrored: bool = False
+
+
+def run_all(runs, stored):
+    """[{leaf id: output}] of every run on a batch of stored values, in the order of `runs`."""
+    mirror = None
+    outputs = []
+    for run in runs:
+        x = stored
+        if run.mirrored:
+            if mirror is None:  # left-right: the last axis of [N, C, H, W]
+                mirror = np.ascontiguousarray(stored[..., ::-1])
+            x = mirror
+        outputs.append(run.engine.run(x, run.leaves))
+    return outputs
 
 
 def open_model(path, *, device="auto", engine="auto"):
@@ -104,19 +142,31 @@ def open_model(path, *, device="auto", engine="auto"):
     return open_lean_model(path, device=device, engine=engine) or _open_with_torch(os.fspath(path), device, engine)
 
 
-def open_lean_model(path, *, device="auto", engine="auto"):
+def open_lean_model(path, *, device="auto", engine="auto", allocate=None):
     """The model with the numpy engine, opened without importing torch; None when the options
-    or the network want torch, or when nnrun's checkpoint reader or planner need torch."""
-    path = os.fspath(path)
+    or the network want torch, or when nnrun's checkpoint reader or planner need torch.
+    allocate(nbytes): where to put the weights (see handoff.py), when not in private memory."""
+    if wants_numpy(device, engine):
+        return _open_without_torch(os.fspath(path), required=engine == "numpy", allocate=allocate)
+    return None
+
+
+def wants_numpy(device, engine):
+    """Whether --device/--engine ask for (or allow) the numpy engine; UserError for a bad pair."""
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
     auto = device in (None, "auto")
     if engine == "numpy" and not (auto or device == "cpu"):
         raise UserError(f"--engine numpy runs on the CPU only (--device {device})")
     cpu = device == "cpu" or (auto and (engine == "numpy" or not gpu_present()))
-    if cpu and engine in ("auto", "numpy"):
-        return _open_without_torch(path, required=engine == "numpy")
-    return None
+    return cpu and engine in ("auto", "numpy")
+
+
+def _tune_for_numpy():
+    """This process will run the numpy engine: one BLAS thread (see the module's docstring) and
+    freed blocks kept for the next batch (memory.py)."""
+    set_blas_threads(1)
+    keep_freed_memory()
 
 
 def gpu_present():
@@ -137,7 +187,7 @@ def _open_with_torch(path, device, engine):
         if reason:
             raise UserError(f"{path}: --engine numpy cannot run this network: {reason}")
         runner = NumpyEngine(loaded.plan, state_as_numpy(loaded.network), loaded.preprocessing)
-        set_blas_threads(1)
+        _tune_for_numpy()
     else:
         runner = TorchEngine(loaded.network, loaded.preprocessing, target)
     return Model(path, list(loaded.classes), loaded.positive, loaded.threshold, loaded.preprocessing,
@@ -172,14 +222,14 @@ def torch_free(*names):
         sys.meta_path.remove(blocker)
 
 
-def _open_without_torch(path, required):
+def _open_without_torch(path, required, allocate=None):
     modules = torch_free("nnrun.checkpoint", "nnrun.network.plan")
     if modules is None:
         return None
     checkpoint, planner = modules
     if "arrays" not in inspect.signature(checkpoint.read_checkpoint).parameters:
         return None
-    payload = checkpoint.read_checkpoint(path, arrays="numpy")
+    payload = checkpoint.read_checkpoint(path, arrays="numpy", allocate=allocate)
     if payload.get("kind") != "nnrun-model":
         raise UserError(f"{path}: not a model checkpoint (kind {payload.get('kind')!r})")
     try:
@@ -196,6 +246,6 @@ def _open_without_torch(path, required):
         runner = NumpyEngine(plan, payload["tensors"], preprocessing)
     except (KeyError, ValueError) as problem:
         raise UserError(f"{path}: weights do not fit the network ({problem})") from None
-    set_blas_threads(1)
+    _tune_for_numpy()
     return Model(path, list(payload["classes"]), payload.get("positive"), payload.get("threshold"),
                  preprocessing, plan, runner, payload)

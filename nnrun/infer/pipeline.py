@@ -1,32 +1,60 @@
 """Opening the checkpoints and starting the inputs, in the order that is fastest.
 
-Lean case (every checkpoint runs on the numpy engine without torch): open them first (a
-fraction of a second), then start the image workers with the network inside them, so each
-core decodes and predicts its own chunks. Torch case: check the inputs against what the first
-checkpoint says it takes (read without torch), start the decoding workers, and only then
-import torch and build the network(s), so decoding overlaps the import (about 2 s).
+Image inputs first: what the first checkpoint takes (its image size and channels, read without
+its weights) is enough to check them and fork the decoding workers, which then decode while
+this process reads the checkpoints and builds the network(s). After that, one of two cases.
+
+Lean (every checkpoint runs on the numpy engine, without torch): the weights were read straight
+into memory shared with the workers, and the network is handed over to them (handoff.py), so
+each worker decodes and predicts its own chunks from then on. Torch: the workers go on decoding
+while this process imports torch (about 2 s on a small machine) and runs the network on batches
+of what they decoded.
 """
-from nnrun.infer.model import open_lean_model, open_model, peek_inputs
+import os
+
+from nnrun.infer.handoff import Handoff
+from nnrun.infer.model import open_lean_model, open_model, peek_inputs, wants_numpy
 
 
-def open_and_start(paths, sources, *, device, engine, jobs, work_of):
+def open_and_start(paths, sources, *, device, engine, jobs, work_of, keep_pixels=True):
     """The opened models, with every source checked against them and started.
 
-    work_of(models) -> a function of a chunk of stored images that the decoding workers run
-    (only ever asked for when every model is on the numpy engine)."""
-    lean = [open_lean_model(p, device=device, engine=engine) for p in paths]
-    if all(lean):
-        _check(sources, lean)
-        _start(sources, lean[0], jobs, work_of(lean))
-        return lean
-    spec = peek_inputs(paths[0])
+    work_of(models) -> what to compute on each batch: an object with `runs` (model.Run list)
+    and `from_outputs(outputs of those runs)` (a Model, or a predict.Ensemble); with the numpy
+    engine, image batches then come with `outputs` set to what from_outputs gave.
+    keep_pixels=False: such batches need not carry their pixels (`x` may be None)."""
+    images = [s for s in sources if s.kind == "images" and hasattr(s, "start")]
+    handoff = Handoff(_total_size(paths)) if images and wants_numpy(device, engine) else None
+    spec = peek_inputs(paths[0]) if images else None
     if spec is not None:
         _check(sources, [spec])
-        _start(sources, spec, jobs, None)
+        _start(images, spec, jobs, handoff, keep_pixels)
+    allocate = handoff.allocate if handoff is not None else None
+    lean = [open_lean_model(p, device=device, engine=engine, allocate=allocate) for p in paths]
+    if all(lean):
+        _check(sources, lean)
+        work = work_of(lean)
+        handed_off = handoff is not None and handoff.publish(work.runs)
+        _start(images, lean[0], jobs, handoff, keep_pixels)
+        for source in images:
+            source.use(work, handed_off)
+        return lean
     models = [model or open_model(p, device=device, engine=engine) for p, model in zip(paths, lean)]
     _check(sources, models)
-    _start(sources, models[0], jobs, None)
+    _start(images, models[0], jobs, None, keep_pixels)
     return models
+
+
+def _total_size(paths):
+    """Bytes of the checkpoint files: room enough for their arrays (a missing file: 0 here,
+    an error when it is opened)."""
+    total = 0
+    for path in paths:
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            pass
+    return total
 
 
 def _check(sources, specs):
@@ -35,8 +63,8 @@ def _check(sources, specs):
             source.check(spec)
 
 
-def _start(sources, spec, jobs, work):
+def _start(sources, spec, jobs, handoff, keep_pixels):
     for source in sources:
-        if source.kind == "images" and hasattr(source, "start") and not source.started:
+        if not source.started:
             size, channels = spec.image_spec
-            source.start(size, channels, jobs, work)
+            source.start(size, channels, jobs, handoff=handoff, keep_pixels=keep_pixels)

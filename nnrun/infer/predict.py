@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnrun.errors import UserError
+from nnrun.infer.model import Run, run_all
 
 
 @dataclass
@@ -132,13 +133,22 @@ class Ensemble:
             raise UserError("--tta mirror is for image networks; these checkpoints take table rows")
         self.models, self.tta = models, tta
 
+    @property
+    def runs(self):
+        """Every model on the batch, and on its mirror image with --tta mirror (see model.run_all)."""
+        views = (False, True) if self.tta == "mirror" else (False,)
+        return [Run(model.engine, model.leaves, mirrored) for model in self.models for mirrored in views]
+
     def probabilities(self, stored):
-        views = [stored]
-        if self.tta == "mirror":
-            views.append(np.ascontiguousarray(stored[..., ::-1]))
+        """Class probabilities [N, K] of a batch of stored values, averaged over models and views."""
+        return self.from_outputs(run_all(self.runs, stored))
+
+    def from_outputs(self, outputs):
+        """probabilities(), from what run_all(self.runs, ...) gave (maybe in an image worker)."""
+        per_model = len(outputs) // len(self.models)
         total = None
-        for model in self.models:
-            for view in views:
-                p = probabilities(model.run(view)["class"], model.class_leaf, model.classes, model.path)
-                total = p if total is None else total + p
-        return total / (len(self.models) * len(views))
+        for i, leaves in enumerate(outputs):
+            model = self.models[i // per_model]
+            p = probabilities(leaves[model.class_leaf.id], model.class_leaf, model.classes, model.path)
+            total = p if total is None else total + p
+        return total / len(outputs)

@@ -47,7 +47,7 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
         for source in sources:
             stack.callback(source.close)
         (model,) = open_and_start([checkpoint], sources, device=options.device, engine=options.engine,
-                                  jobs=options.jobs, work_of=lambda models: models[0].run)
+                                  jobs=options.jobs, work_of=lambda models: models[0])
         decision = None if model.is_autoencoder else Decision.for_model(model, options.positive, options.threshold)
         _check_options(model, options)
         labelled = any(getattr(s, "label_column", None) or getattr(getattr(s, "dataset", None), "labelled", False)

@@ -47,15 +47,9 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
         testset.ids = list(sample.ids)  # rows in the sample's order
     source = testset.source
     try:
-        ensembles = []
-
-        def work(models):
-            ensembles.append(Ensemble(models, options.tta))
-            return ensembles[0].probabilities
-
         models = open_and_start(paths, [source], device=options.device, engine=options.engine, jobs=options.jobs,
-                                work_of=work)
-        ensemble = ensembles[0] if ensembles else Ensemble(models, options.tta)
+                                work_of=lambda models: Ensemble(models, options.tta), keep_pixels=False)
+        ensemble = Ensemble(models, options.tta)
         decision = Decision.for_model(models[0], options.positive, options.threshold)
         labeller = Labeller.make(options.output, decision, options.clip)
         header = _header(testset, sample, labeller, options)  # a header that does not fit: say so now

@@ -5,8 +5,10 @@ they are ignored, except an id column (whose values name the rows) and a label c
 values are reported beside the prediction). Missing feature columns are an error that lists
 them; an empty or non-numeric feature cell is an error naming its row and column. Rows are
 numbered from 1 after the header, as `nnrun prepare csv` numbers them.
+
+The CSV reading itself is `nnrun prepare csv`'s, imported only when a table is read: image
+inputs (the usual case of a submission) never pay for it.
 """
-from nnrun.data.prepare_csv import feature_values, first_line, read_header
 from nnrun.errors import UserError, did_you_mean
 
 CHUNK_ROWS = 50_000
@@ -24,6 +26,8 @@ def csv_separator(path):
 
 def read_columns(path):
     """The header of a CSV file, as strings."""
+    from nnrun.data.prepare_csv import read_header
+
     return read_header(path, csv_separator(path) or ",")
 
 
@@ -45,6 +49,8 @@ def read_rows(path, features, id_column=None, label_column=None, chunk_rows=CHUN
     """Chunks of (first row number, float32 [n, F] features in `features` order, ids or None,
     labels or None), streamed from the file."""
     import pandas as pd
+
+    from nnrun.data.prepare_csv import feature_values, first_line
 
     text = {c: str for c in (id_column, label_column) if c is not None}
     try:
