@@ -73,30 +73,75 @@ class NumpyEngine:
         self.preprocessing = preprocessing
         self.state = state        # as given (handoff.py shares it with image workers)
         self.scale, self.shift = preprocessing.scale_and_shift()
-        self._steps = []
-        used = set()
+        consumers = {step.id: 0 for step in steps}
+        for step in steps:
+            for parent in step.parents:
+                consumers[parent] += 1
+        self._consumers = consumers
+        by_id = {step.id: step for step in steps}
+        params, used = {}, set()
         for step in steps:
             prefix = f"layers.{step.id.replace('.', '_')}."
             mine = [k for k in state if k.startswith(prefix)]
             used.update(mine)
-            params = {k[len(prefix):]: np.ascontiguousarray(state[k], dtype=np.float32)
-                      for k in mine if not k.endswith("num_batches_tracked")}
-            self._steps.append((step.id, step.parents, _OPS[step.layer](step, params)))
+            params[step.id] = {k[len(prefix):]: np.ascontiguousarray(state[k], dtype=np.float32)
+                               for k in mine if not k.endswith("num_batches_tracked")}
         unused = sorted(set(state) - used)
         if unused:
             raise ValueError(f"unexpected weights {', '.join(unused[:5])}")
+        # A convolution whose only consumer is a max pooling adds its bias after the pooling, on a
+        # tensor k² times smaller: max(x + b) = max(x) + b, exactly, for a bias per channel.
+        self._unfinished = set()
+        later_bias = {}
+        for step in steps:
+            if step.layer == "max-pooling" and len(step.parents) == 1:
+                source = by_id[step.parents[0]]
+                if source.layer == "convolutional" and consumers[source.id] == 1 and "bias" in params[source.id]:
+                    later_bias[step.id] = params[source.id].pop("bias")
+                    self._unfinished.add(source.id)
+        self._steps = []
+        for step in steps:
+            op = _OPS[step.layer](step, params[step.id])
+            if step.id in later_bias:
+                op = _then_add_channel_bias(op, later_bias[step.id])
+            # An activation may overwrite its input when nothing else reads it (one fresh array
+            # less per layer, and the next layer finds its input still in cache).
+            in_place = (step.layer in _IN_PLACE and len(step.parents) == 1
+                        and by_id[step.parents[0]].layer in _FRESH and consumers[step.parents[0]] == 1)
+            self._steps.append((step.id, step.parents, op, in_place))
 
     def run(self, stored, leaves):
         """Stored values (uint8 images / float32 rows, a batch) -> {leaf id: float32 output}."""
+        wanted = set(leaves)
+        if wanted & self._unfinished:
+            raise ValueError(f"{', '.join(sorted(wanted & self._unfinished))}: not kept (its bias is added later)")
         x = np.asarray(stored)
         x = x.astype(np.float32) * self.scale + self.shift
         values = {}
-        for ident, parents, op in self._steps:
+        waiting = dict(self._consumers)
+        for ident, parents, op, in_place in self._steps:
             if not parents:
                 values[ident] = op(x)
+                continue
+            inputs = [values[p] for p in parents]
+            if in_place and parents[0] not in wanted:
+                values[ident] = op(inputs[0], out=inputs[0])
             else:
-                values[ident] = op(*(values[p] for p in parents))
+                values[ident] = op(*inputs)
+            del inputs
+            for parent in parents:  # let go of what no later layer reads
+                waiting[parent] -= 1
+                if waiting[parent] == 0 and parent not in wanted:
+                    del values[parent]
         return {leaf: values[leaf] for leaf in leaves}
+
+
+def _then_add_channel_bias(op, bias):
+    def run(x):
+        y = op(x)
+        y += bias.reshape(_channel_shape(y))
+        return y
+    return run
 
 
 # ---- one maker per layer type: (a Step, params) -> function of the parents' values -------------
@@ -211,21 +256,28 @@ def _pool(node, params):
 
     def run(x):
         if op == "max":
-            xp = _pad(x, pads, -np.inf)
-            out = None
-            for _, _, view in _windows(xp, k, s, ho, wo):
-                out = view.copy() if out is None else np.maximum(out, view, out=out)
-            return out
-        xp = _pad(x, pads, 0.0)
-        total = None
-        for _, _, view in _windows(xp, k, s, ho, wo):
-            total = view.copy() if total is None else np.add(total, view, out=total)
+            return _separable(_pad(x, pads, -np.inf), k, s, ho, wo, np.maximum)
+        total = _separable(_pad(x, pads, 0.0), k, s, ho, wo, np.add)
         if op == "avg" or not any(pads):
             return total / np.float32(k * k)
         ones = _pad(np.ones((1, 1) + x.shape[2:], np.float32), pads, 0.0)
         share = sum(view for _, _, view in _windows(ones, k, s, ho, wo)) / np.float32(k * k)
         return total / (np.float32(k * k) * np.maximum(share, np.float32(1.0 / (k * k))))
     return run
+
+
+def _separable(x, k, s, ho, wo, combine):
+    """combine (max or add) over every k × k window at stride s: first down the rows, then
+    across the columns (2k passes instead of k², and the first reads whole rows)."""
+    rows = None
+    for i in range(k):
+        view = x[:, :, i:i + s * (ho - 1) + 1:s, :]
+        rows = view.copy() if rows is None else combine(rows, view, out=rows)
+    out = None
+    for j in range(k):
+        view = rows[:, :, :, j:j + s * (wo - 1) + 1:s]
+        out = view.copy() if out is None else combine(out, view, out=out)
+    return out
 
 
 def _global_average(node, params):
@@ -262,15 +314,21 @@ def _batch_norm(node, params):
 
 
 def _relu(node, params):
-    return lambda x: np.maximum(x, np.float32(0))
+    return lambda x, out=None: np.maximum(x, np.float32(0), out=out)
 
 
 def _logistic(node, params):
-    return lambda x: np.float32(0.5) * (np.float32(1) + np.tanh(np.float32(0.5) * x))
+    def run(x, out=None):
+        y = np.multiply(x, np.float32(0.5), out=out)
+        np.tanh(y, out=y)
+        y += np.float32(1)
+        y *= np.float32(0.5)
+        return y
+    return run
 
 
 def _tanh(node, params):
-    return np.tanh
+    return lambda x, out=None: np.tanh(x, out=out)
 
 
 def _swish(node, params):
@@ -319,6 +377,12 @@ def _join(node, params):
 def _concatenate(node, params):
     return lambda *xs: np.concatenate(xs, axis=1)
 
+
+# Activations that can write over their input (they take out=), and the layers whose output is
+# a fresh array of their own (never a view of another layer's value) that may be written over.
+_IN_PLACE = {"relu", "logistic", "tanh"}
+_FRESH = {"convolutional", "linear", "max-pooling", "average-pooling", "batch-normalization", "concatenate",
+          "global-average-pooling", "up-sampling"}
 
 _OPS = {
     "input": _input, "linear": _linear, "convolutional": _conv,
