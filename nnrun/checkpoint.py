@@ -25,8 +25,10 @@ What comes back from `read_checkpoint`:
 - dict keys are str or int (torch optimizer state dicts use int keys) and keep their type.
 
 Memory: writing streams each tensor's bytes straight to the file (a copy only for non-contiguous
-or non-CPU tensors, one at a time); reading holds the file, then the payload, while it builds the
-tensors, so it peaks at a little over twice the file size. Reads refuse files over `max_bytes`
+or non-CPU tensors, one at a time); reading holds the file while it builds the tensors, each
+copied once from the file's bytes (nnrun/msgpack_layout.py finds them without unpacking the rest),
+so it peaks at about twice the file size; `allocate` can put the arrays in memory of the caller's
+choosing (shared with worker processes, say). Reads refuse files over `max_bytes`
 (checked on the file size before reading) and every declared length is bounded by the bytes
 actually present, so a lying header fails at once instead of allocating.
 """
