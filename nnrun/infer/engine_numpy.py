@@ -269,14 +269,17 @@ def _pool(node, params):
 def _separable(x, k, s, ho, wo, combine):
     """combine (max or add) over every k × k window at stride s: first down the rows, then
     across the columns (2k passes instead of k², and the first reads whole rows)."""
-    rows = None
-    for i in range(k):
-        view = x[:, :, i:i + s * (ho - 1) + 1:s, :]
-        rows = view.copy() if rows is None else combine(rows, view, out=rows)
-    out = None
-    for j in range(k):
-        view = rows[:, :, :, j:j + s * (wo - 1) + 1:s]
-        out = view.copy() if out is None else combine(out, view, out=out)
+    rows = _fold([x[:, :, i:i + s * (ho - 1) + 1:s, :] for i in range(k)], combine)
+    return _fold([rows[:, :, :, j:j + s * (wo - 1) + 1:s] for j in range(k)], combine)
+
+
+def _fold(views, combine):
+    """combine(combine(v0, v1), v2)...: a fresh array from the first two, the rest into it."""
+    if len(views) == 1:
+        return views[0].copy()
+    out = combine(views[0], views[1])
+    for view in views[2:]:
+        combine(out, view, out=out)
     return out
 
 
