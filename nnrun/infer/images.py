@@ -120,6 +120,7 @@ class ImageReader:
         self.handoff, self.keep_pixels = handoff, keep_pixels
         self.job = None
         self._handed_off = False
+        self._forked = False       # workers are processes (they can take a hand-off), not threads
         self._pool = None
         self._pending = []
         self._bounds = chunk_bounds(len(self.paths), self.jobs, largest=chunk, smallest=min(chunk, SMALLEST))
@@ -148,8 +149,6 @@ class ImageReader:
             self._task = self._here
         self._window = 2 * workers + 2
         self._fill()
-
-    _forked = False
 
     def _fill(self):
         while self._next < len(self._bounds) and len(self._pending) < self._window:
