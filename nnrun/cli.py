@@ -5,6 +5,7 @@ commands do not pay for importing torch. User mistakes (`UserError`) print one l
 anything else is a bug and keeps its traceback (exit 1).
 """
 import importlib
+import os
 import sys
 
 import click
@@ -50,7 +51,12 @@ def cli():
     """nnrun: describe a network and its experiment as data, and run it."""
 
 
+_AS_PROGRAM = False  # True while main() runs as the nnrun program, not called from Python code
+
+
 def main(argv=None):
+    global _AS_PROGRAM
+    _AS_PROGRAM = argv is None
     try:
         cli.main(args=argv, prog_name="nnrun", standalone_mode=False)
     except UserError as mistake:
@@ -64,3 +70,19 @@ def main(argv=None):
         sys.exit(2 if mistake.exit_code in (1, 2) else mistake.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+
+
+def exit_now_when_done():
+    """For a command that has written and closed everything it makes (infer, kaggle-submit): as
+    the nnrun program, end the process without the interpreter's teardown, which spends about
+    40 ms freeing numpy, Pillow and the rest, a noticeable share of a one-second submission.
+    Called from Python code (tests, notebooks), it does nothing. If the output cannot be flushed
+    (a closed pipe), the ordinary exit takes over and reports it."""
+    if not _AS_PROGRAM:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(0)

@@ -150,3 +150,34 @@ def test_kaggle_submit_results_do_not_depend_on_the_workers(ckpt, tmp_path):
     for name in ("two", "torch"):
         np.testing.assert_array_equal(got[name][:, 0], got["one"][:, 0])
         np.testing.assert_allclose(got[name][:, 1], got["one"][:, 1], atol=1e-5)
+
+
+# ---- the program's quick exit ----------------------------------------------------------------
+
+def test_as_a_program_infer_and_submit_exit_quickly_with_everything_written(ckpt, tmp_path):
+    """`nnrun infer`/`kaggle-submit` end without the interpreter's teardown (cli.exit_now_when_done):
+    what they print through a pipe and the files they write must still be whole."""
+    import json
+    import subprocess
+    import sys
+
+    photos = sorted((ckpt["three"].parent / "photos").rglob("*.*"))
+    run = [sys.executable, "-m", "nnrun"]
+    done = subprocess.run(run + ["infer", str(ckpt["three"]), *map(str, photos), "--jobs", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["input"] for line in lines] == [str(p) for p in photos]
+    folder = tmp_path / "test"
+    folder.mkdir()
+    for i, path in enumerate(photos, start=1):
+        (folder / f"{i}{path.suffix}").write_bytes(path.read_bytes())
+    out = tmp_path / "submission.csv"
+    done = subprocess.run(run + ["kaggle-submit", str(ckpt["binary"]), str(folder), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {len(photos)} rows" in done.stdout
+    assert out.read_text().splitlines()[0] == "id,label" and len(out.read_text().splitlines()) == len(photos) + 1
+    done = subprocess.run(run + ["kaggle-submit", str(ckpt["table"]), str(folder), "-o", str(tmp_path / "no.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "error:" in done.stderr and not (tmp_path / "no.csv").exists()

@@ -5,6 +5,8 @@ A thin wrapper: options -> InferOptions -> nnrun.infer.run.run_infer. Imports st
 """
 import click
 
+from nnrun.cli import exit_now_when_done
+
 DEVICE = click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
                       help="Where the network runs: auto takes the GPU when there is one.")
 ENGINE = click.option("--engine", type=click.Choice(["auto", "torch", "numpy"]), default="auto", show_default=True,
@@ -69,3 +71,4 @@ def infer(checkpoint, inputs, fmt, out, threshold, positive, top_k, split, id_co
                            reconstructions=reconstructions, quiet=quiet)
     run_infer(checkpoint, list(inputs), options,
               warn=lambda message: click.echo(f"warning: {message}", err=True))
+    exit_now_when_done()

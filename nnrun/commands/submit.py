@@ -4,6 +4,8 @@ A thin wrapper: options -> SubmitOptions -> nnrun.infer.submit_run.run_submit.
 """
 import click
 
+from nnrun.cli import exit_now_when_done
+
 from nnrun.commands.infer import BATCH, DEVICE, ENGINE, JOBS, POSITIVE, QUIET, SKIP_BAD, THRESHOLD
 
 
@@ -53,3 +55,4 @@ def kaggle_submit(checkpoint, test, out, output, clip, column, id_column, sample
                             engine=engine, jobs=jobs, skip_bad=skip_bad, quiet=quiet)
     run_submit(checkpoint, test, options, echo=click.echo,
                warn=lambda message: click.echo(f"warning: {message}", err=True))
+    exit_now_when_done()
