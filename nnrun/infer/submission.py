@@ -53,8 +53,13 @@ def open_test_set(test, *, id_column=None, split=None):
 
 
 def _image_test_set(folder):
-    entries = sorted(e for e in os.listdir(folder) if not e.startswith("."))
-    subfolders = [e for e in entries if (folder / e).is_dir()]
+    # os.scandir knows most entries' types without a stat call each: Kaggle test folders hold
+    # tens of thousands of files, and this runs before any image can be decoded.
+    with os.scandir(folder) as found:
+        listed = [(entry.name, entry.is_dir()) for entry in found if not entry.name.startswith(".")]
+    listed.sort()
+    entries = [name for name, _ in listed]
+    subfolders = [name for name, is_dir in listed if is_dir]
     if subfolders:
         raise UserError(f"{folder} has folders ({subfolders[0]}/ ...); a test folder holds the images "
                         f"themselves, flat, named by their ids (1.jpg, 2.jpg, ...)")
@@ -68,7 +73,7 @@ def _image_test_set(folder):
     check_unique(ids, str(folder), name=lambda i: entries[i])
     key = id_order(ids)
     order = sorted(range(len(ids)), key=lambda i: key(ids[i]))
-    files = [str(folder / entries[i]) for i in order]
+    files = [os.path.join(folder, entries[i]) for i in order]
     ordered = [ids[i] for i in order]
     return TestSet(str(folder), ordered, ImageSource(files, ordered, where=str(folder)))
 
