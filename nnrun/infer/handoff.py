@@ -5,8 +5,8 @@ building the network take a noticeable share of a short run, and the image worke
 meanwhile, but a forked worker only has what its parent had when it forked. So the parent makes
 one block of shared memory before it forks them, reads the checkpoint's arrays straight into it
 (`allocate`), and, once the network is built, writes a small description of it there and raises
-a flag (`publish`). A worker looks at the flag after each chunk it decodes (`take`): from the
-first time it is up, the worker builds the same engine on views of the shared arrays (no copy)
+a flag (`publish`). A worker looks at the flag after each chunk it decodes (`take`): the first
+time it is up, the worker builds the same engine on views of the shared arrays (no copy)
 and runs it on every chunk. Chunks decoded before that come back as pixels, and the parent has
 a worker run them.
 
