@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nnrun.checkpoint import read_checkpoint
-from train_fixtures import IMAGE_NETWORK, TABLE_NETWORK, bars, blobs, write_config
+from train_fixtures import IMAGE_NETWORK, TABLE_NETWORK, bars, blobs, interrupt_at_step, write_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
@@ -29,26 +29,11 @@ def test_images_on_cuda(cli, tmp_path, precision):
 
 
 def test_table_on_cuda_resumes(cli, tmp_path, monkeypatch):
-    import signal
-
-    import nnrun.train.step as step_module
     data = blobs(tmp_path / "d", positives=0.2, shift=4.0)
     config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, data, epoch_count=3, epoch_size=1000, batch_size=50,
                           device="cuda", augmentation=[{"gaussian-noise": 0.1}, "variance-noise"],
                           metric={"name": "f-beta", "positive": "b"})
-    original = step_module._updater
-    calls = {"n": 0}
-
-    def wrapped(session):
-        update = original(session)
-
-        def counting(loss):
-            calls["n"] += 1
-            if calls["n"] == 25:
-                signal.raise_signal(signal.SIGINT)
-            update(loss)
-        return counting
-    monkeypatch.setattr(step_module, "_updater", wrapped)
+    interrupt_at_step(monkeypatch, 25)
     assert cli("train", config, "--run-dir", tmp_path / "run").code == 130
     monkeypatch.undo()
     resumed = cli("train", "--resume", tmp_path / "run", "-q")

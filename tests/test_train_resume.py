@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from nnrun.checkpoint import read_checkpoint
-from train_fixtures import IMAGE_NETWORK, bars, blobs, write_config
+from train_fixtures import IMAGE_NETWORK, bars, blobs, interrupt_at_step, write_config
 
 DROPOUT_NETWORK = [{"input": {"width": 6, "id": "data"}}, {"linear->relu": 16}, {"dropout": 0.8},
                    {"linear": 2}, {"softmax": {"id": "label"}}]
@@ -20,24 +20,6 @@ DROPOUT_NETWORK = [{"input": {"width": 6, "id": "data"}}, {"linear->relu": 16}, 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     return blobs(tmp_path_factory.mktemp("data") / "blobs")
-
-
-def interrupt_at_step(monkeypatch, step):
-    """Deliver a real SIGINT to this process during training step `step` (counted over the run)."""
-    import nnrun.train.step as step_module
-    original = step_module._updater
-    calls = {"n": 0}
-
-    def wrapped(session):
-        update = original(session)
-
-        def counting(loss):
-            calls["n"] += 1
-            if calls["n"] == step:
-                signal.raise_signal(signal.SIGINT)
-            update(loss)
-        return counting
-    monkeypatch.setattr(step_module, "_updater", wrapped)
 
 
 def tensors(path):

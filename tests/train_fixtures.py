@@ -1,6 +1,7 @@
 """Small prepared datasets and configs for the training tests, written directly (numpy + a
 manifest following docs/formats.md), so the tests need neither `nnrun prepare` nor real data."""
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,21 @@ def write_config(path, network, data, **train):
               "train": {k.replace("_", "-"): v for k, v in train.items()}}
     Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
     return Path(path)
+
+
+def interrupt_at_step(monkeypatch, step):
+    """Deliver a real SIGINT to this process during training step `step` (counted over the run)."""
+    import nnrun.train.step as step_module
+    original = step_module._updater
+    calls = {"n": 0}
+
+    def wrapped(session):
+        update = original(session)
+
+        def counting(loss):
+            calls["n"] += 1
+            if calls["n"] == step:
+                signal.raise_signal(signal.SIGINT)
+            update(loss)
+        return counting
+    monkeypatch.setattr(step_module, "_updater", wrapped)

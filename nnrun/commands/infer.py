@@ -1,6 +1,6 @@
 """`nnrun infer CHECKPOINT INPUT...`: probability map and class (or reconstruction error) per input.
 
-A thin wrapper: options -> InferOptions -> nnrun.infer.run.run_infer. Imports stay light here
+A thin wrapper: options -> InferOptions (one field per option) -> nnrun.infer.run.run_infer. Imports stay light here
 (no torch, no numpy) so start-up is quick; the engine decides later whether torch is needed.
 """
 import click
@@ -26,6 +26,14 @@ POSITIVE = click.option("--positive", metavar="CLASS", default=None,
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 
 
+def run_options(command):
+    """--batch-size, --device, --engine, --jobs, --skip-bad and --quiet: how infer and
+    kaggle-submit run (nnrun.infer.pipeline.PredictOptions)."""
+    for option in reversed((BATCH, DEVICE, ENGINE, JOBS, SKIP_BAD, QUIET)):
+        command = option(command)
+    return command
+
+
 @click.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
@@ -43,14 +51,8 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
               help="CSV inputs: a column of true labels, reported beside each prediction.")
 @click.option("--save-reconstructions", "reconstructions", type=click.Path(file_okay=False, path_type=str),
               default=None, metavar="DIR", help="Autoencoders: write each reconstruction to DIR (PNG per image, or one CSV).")
-@BATCH
-@DEVICE
-@ENGINE
-@JOBS
-@SKIP_BAD
-@QUIET
-def infer(checkpoint, inputs, fmt, out, threshold, positive, top_k, split, id_column, label_column,
-          reconstructions, batch_size, device, engine, jobs, skip_bad, quiet):
+@run_options
+def infer(checkpoint, inputs, **settings):
     """Predict with CHECKPOINT on each INPUT: image files, folders of images, CSV files of
     feature rows, or prepared dataset folders (--split). Raw images get the checkpoint's own
     preprocessing, so a photo straight from a camera works.
@@ -65,10 +67,6 @@ def infer(checkpoint, inputs, fmt, out, threshold, positive, top_k, split, id_co
     one_thread_unless_told()  # before numpy loads (see there)
     from nnrun.infer.run import InferOptions, run_infer
 
-    options = InferOptions(fmt=fmt, out=out, threshold=threshold, positive=positive, top_k=top_k, split=split,
-                           id_column=id_column, label_column=label_column, batch_size=batch_size,
-                           device=device, engine=engine, jobs=jobs, skip_bad=skip_bad,
-                           reconstructions=reconstructions, quiet=quiet)
-    run_infer(checkpoint, list(inputs), options,
+    run_infer(checkpoint, list(inputs), InferOptions(**settings),
               warn=lambda message: click.echo(f"warning: {message}", err=True))
     exit_now_when_done()

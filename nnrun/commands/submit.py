@@ -1,12 +1,12 @@
 """`nnrun kaggle-submit CHECKPOINT TEST -o submission.csv`: a competition submission.
 
-A thin wrapper: options -> SubmitOptions -> nnrun.infer.submit_run.run_submit.
+A thin wrapper: options -> SubmitOptions (one field per option) -> nnrun.infer.submit_run.run_submit.
 """
 import click
 
 from nnrun.cli import exit_now_when_done
 
-from nnrun.commands.infer import BATCH, DEVICE, ENGINE, JOBS, POSITIVE, QUIET, SKIP_BAD, THRESHOLD
+from nnrun.commands.infer import POSITIVE, THRESHOLD, run_options
 
 
 @click.command("kaggle-submit")
@@ -31,14 +31,8 @@ from nnrun.commands.infer import BATCH, DEVICE, ENGINE, JOBS, POSITIVE, QUIET, S
 @THRESHOLD
 @POSITIVE
 @click.option("--split", default=None, help="The split of a prepared dataset TEST [default: test].")
-@BATCH
-@DEVICE
-@ENGINE
-@JOBS
-@SKIP_BAD
-@QUIET
-def kaggle_submit(checkpoint, test, out, output, clip, column, id_column, sample, tta, checkpoints, threshold,
-                  positive, split, batch_size, device, engine, jobs, skip_bad, quiet):
+@run_options
+def kaggle_submit(checkpoint, test, checkpoints, **settings):
     """Predict every item of TEST with CHECKPOINT and write id,label rows sorted by id.
 
     TEST is a flat folder of images named by id (1.jpg ... 12500.jpg), a prepared unlabelled
@@ -49,10 +43,6 @@ def kaggle_submit(checkpoint, test, out, output, clip, column, id_column, sample
     one_thread_unless_told()  # before numpy loads (see there)
     from nnrun.infer.submit_run import SubmitOptions, run_submit
 
-    options = SubmitOptions(out=out, output=output, column=column, id_column=id_column, clip=clip,
-                            threshold=threshold, positive=positive, sample=sample, tta=tta,
-                            checkpoints=list(checkpoints), split=split, batch_size=batch_size, device=device,
-                            engine=engine, jobs=jobs, skip_bad=skip_bad, quiet=quiet)
-    run_submit(checkpoint, test, options, echo=click.echo,
+    run_submit(checkpoint, test, SubmitOptions(checkpoints=list(checkpoints), **settings), echo=click.echo,
                warn=lambda message: click.echo(f"warning: {message}", err=True))
     exit_now_when_done()

@@ -211,13 +211,6 @@ def _pad(x, pads, value):
     return x
 
 
-def _windows(x, k, s, ho, wo):
-    """The k·k strided views x[:, :, i::s, j::s] cut to ho × wo, in (i, j) order."""
-    for i in range(k):
-        for j in range(k):
-            yield i, j, x[:, :, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s]
-
-
 def _patches(x, k, s, ho, wo):
     """A read-only view [N, C, k, k, ho, wo] of x [N, C, H, W]: [n, c, i, j] is the (i, j) tap of
     every output position. One copy of it is the im2col matrix (one numpy call instead of k²)."""
@@ -268,7 +261,7 @@ def _pool(node, params):
         if op == "avg" or not any(pads):
             return total / np.float32(k * k)
         ones = _pad(np.ones((1, 1) + x.shape[2:], np.float32), pads, 0.0)
-        share = sum(view for _, _, view in _windows(ones, k, s, ho, wo)) / np.float32(k * k)
+        share = _separable(ones, k, s, ho, wo, np.add) / np.float32(k * k)
         return total / (np.float32(k * k) * np.maximum(share, np.float32(1.0 / (k * k))))
     return run
 

@@ -209,9 +209,7 @@ def _worker_start(handoff):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _HANDOFF
     _HANDOFF = handoff
-    if handoff is not None:  # the worker may run the numpy engine: tune the process for it
-        from nnrun.infer.blas import set_blas_threads
-        from nnrun.infer.memory import keep_freed_memory
+    if handoff is not None:  # the worker may run the numpy engine (one BLAS thread: the workers fill the cores)
+        from nnrun.infer.model import tune_for_numpy_engine
 
-        set_blas_threads(1)  # one BLAS thread per worker: the workers already fill the cores
-        keep_freed_memory()
+        tune_for_numpy_engine()

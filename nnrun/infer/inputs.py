@@ -61,6 +61,7 @@ class ImageSource:
         self.files, self.names = list(files), list(names)
         self.where = where or (str(self.files[0]) if len(self.files) == 1 else "the images")
         self._reader = None
+        self._finish = None       # what turns a chunk's result into Batch.outputs (see use)
 
     def __len__(self):
         return len(self.files)

@@ -162,7 +162,7 @@ def wants_numpy(device, engine):
     return cpu and engine in ("auto", "numpy")
 
 
-def _tune_for_numpy():
+def tune_for_numpy_engine():
     """This process will run the numpy engine: one BLAS thread (see the module's docstring) and
     freed blocks kept for the next batch (memory.py)."""
     set_blas_threads(1)
@@ -187,7 +187,7 @@ def _open_with_torch(path, device, engine):
         if reason:
             raise UserError(f"{path}: --engine numpy cannot run this network: {reason}")
         runner = NumpyEngine(loaded.plan, state_as_numpy(loaded.network), loaded.preprocessing)
-        _tune_for_numpy()
+        tune_for_numpy_engine()
     else:
         runner = TorchEngine(loaded.network, loaded.preprocessing, target)
     return Model(path, list(loaded.classes), loaded.positive, loaded.threshold, loaded.preprocessing,
@@ -246,6 +246,6 @@ def _open_without_torch(path, required, allocate=None):
         runner = NumpyEngine(plan, payload["tensors"], preprocessing)
     except (KeyError, ValueError) as problem:
         raise UserError(f"{path}: weights do not fit the network ({problem})") from None
-    _tune_for_numpy()
+    tune_for_numpy_engine()
     return Model(path, list(payload["classes"]), payload.get("positive"), payload.get("threshold"),
                  preprocessing, plan, runner, payload)

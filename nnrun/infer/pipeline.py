@@ -11,18 +11,36 @@ while this process imports torch (about 2 s on a small machine) and runs the net
 of what they decoded.
 """
 import os
+from dataclasses import dataclass
 
 from nnrun.infer.handoff import Handoff
 from nnrun.infer.model import open_lean_model, open_model, peek_inputs, wants_numpy
 
 
-def open_and_start(paths, sources, *, device, engine, jobs, work_of, keep_pixels=True):
-    """The opened models, with every source checked against them and started.
+@dataclass
+class PredictOptions:
+    """What `infer` and `kaggle-submit` both take (each command's options add their own)."""
+    threshold: float = None
+    positive: str = None
+    split: str = None
+    id_column: str = None
+    batch_size: int = 256
+    device: str = "auto"
+    engine: str = "auto"
+    jobs: int = None
+    skip_bad: bool = False
+    quiet: bool = False
+
+
+def open_and_start(paths, sources, options, *, work_of, keep_pixels=True):
+    """(the opened models, work_of(models)), with every source checked against the models and
+    started. options: PredictOptions (device, engine, jobs).
 
     work_of(models) -> what to compute on each batch: an object with `runs` (model.Run list)
     and `from_outputs(outputs of those runs)` (a Model, or a predict.Ensemble); with the numpy
     engine, image batches then come with `outputs` set to what from_outputs gave.
     keep_pixels=False: such batches need not carry their pixels (`x` may be None)."""
+    device, engine, jobs = options.device, options.engine, options.jobs
     images = [s for s in sources if s.kind == "images" and hasattr(s, "start")]
     handoff = Handoff(_total_size(paths)) if images and wants_numpy(device, engine) else None
     spec = peek_inputs(paths[0]) if images else None
@@ -38,11 +56,11 @@ def open_and_start(paths, sources, *, device, engine, jobs, work_of, keep_pixels
         _start(images, lean[0], jobs, handoff, keep_pixels)
         for source in images:
             source.use(work, handed_off)
-        return lean
+        return lean, work
     models = [model or open_model(p, device=device, engine=engine) for p, model in zip(paths, lean)]
     _check(sources, models)
     _start(images, models[0], jobs, None, keep_pixels)
-    return models
+    return models, work_of(models)
 
 
 def _total_size(paths):

@@ -14,28 +14,18 @@ from dataclasses import dataclass
 
 from nnrun.errors import UserError
 from nnrun.infer.inputs import BadItems, discover
-from nnrun.infer.pipeline import open_and_start
+from nnrun.infer.pipeline import PredictOptions, open_and_start
 from nnrun.infer.output import Progress, Results, atomic_file, make_writer
 from nnrun.infer.predict import Decision, probabilities, reconstruction_errors, stored_values, top_k
 
 
 @dataclass
-class InferOptions:
+class InferOptions(PredictOptions):
     fmt: str = "jsonl"
     out: str = None               # a file, or None for stdout
-    threshold: float = None
-    positive: str = None
     top_k: int = None
-    split: str = None
-    id_column: str = None
     label_column: str = None
-    batch_size: int = 256
-    device: str = "auto"
-    engine: str = "auto"
-    jobs: int = None
-    skip_bad: bool = False
     reconstructions: str = None   # folder for --save-reconstructions
-    quiet: bool = False
 
 
 def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
@@ -46,8 +36,7 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
     with ExitStack() as stack:
         for source in sources:
             stack.callback(source.close)
-        (model,) = open_and_start([checkpoint], sources, device=options.device, engine=options.engine,
-                                  jobs=options.jobs, work_of=lambda models: models[0])
+        (model,), _ = open_and_start([checkpoint], sources, options, work_of=lambda models: models[0])
         decision = None if model.is_autoencoder else Decision.for_model(model, options.positive, options.threshold)
         _check_options(model, options)
         labelled = any(getattr(s, "label_column", None) or getattr(getattr(s, "dataset", None), "labelled", False)

@@ -9,31 +9,21 @@ from dataclasses import dataclass, field
 from nnrun.errors import UserError
 from nnrun.infer.ids import sort_ids
 from nnrun.infer.inputs import BadItems
-from nnrun.infer.pipeline import open_and_start
+from nnrun.infer.pipeline import PredictOptions, open_and_start
 from nnrun.infer.output import Progress
 from nnrun.infer.predict import Decision, Ensemble
 from nnrun.infer.submission import Labeller, check_sample, open_test_set, read_sample, write_submission
 
 
 @dataclass
-class SubmitOptions:
+class SubmitOptions(PredictOptions):
     out: str = "submission.csv"
     output: str = "class"            # class | probability
     column: str = None               # label header [default: label]
-    id_column: str = None
     clip: tuple = None
-    threshold: float = None
-    positive: str = None
     sample: str = None
     tta: str = None
     checkpoints: list = field(default_factory=list)   # more checkpoints: an ensemble
-    split: str = None
-    batch_size: int = 256
-    device: str = "auto"
-    engine: str = "auto"
-    jobs: int = None
-    skip_bad: bool = False
-    quiet: bool = False
 
 
 def run_submit(checkpoint, test, options, echo=print, warn=print):
@@ -47,9 +37,8 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
         testset.ids = list(sample.ids)  # rows in the sample's order
     source = testset.source
     try:
-        models = open_and_start(paths, [source], device=options.device, engine=options.engine, jobs=options.jobs,
-                                work_of=lambda models: Ensemble(models, options.tta), keep_pixels=False)
-        ensemble = Ensemble(models, options.tta)
+        models, ensemble = open_and_start(paths, [source], options, keep_pixels=False,
+                                          work_of=lambda models: Ensemble(models, options.tta))
         decision = Decision.for_model(models[0], options.positive, options.threshold)
         labeller = Labeller.make(options.output, decision, options.clip)
         header = _header(testset, sample, labeller, options)  # a header that does not fit: say so now
