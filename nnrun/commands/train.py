@@ -22,8 +22,12 @@ from nnrun.errors import UserError
               help="Continue the run in folder RUN from its last.nnrun (CONFIG defaults to RUN/config.yaml).")
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (same as --set train.device=...).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-epoch lines; the final lines only.")
+@click.option("--tensorboard", is_flag=True, default=None,
+              help="Also write TensorBoard event files in RUN/tensorboard/ (same as --set train.tensorboard=true).")
+@click.option("--live", is_flag=False, flag_value="127.0.0.1:8091", default=None, metavar="[[HOST:]PORT]",
+              help="Serve the live page while training (default 127.0.0.1:8091; 0 picks a free port).")
 @click.option("--print-config", is_flag=True, help="Print the resolved config (every default filled in) and exit.")
-def train(config, overrides, run_dir, resume_run, device, quiet, print_config):
+def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live=None):
     """Train the network of CONFIG on its prepared dataset.
 
     Every epoch evaluates the whole selection split, keeps the best epoch in best.nnrun and the
@@ -55,6 +59,8 @@ def train(config, overrides, run_dir, resume_run, device, quiet, print_config):
         spec = load_spec(config, overrides)
     if device is not None:
         spec.train["device"] = _device(device, "--device")
+    if tensorboard:
+        spec.train["tensorboard"] = True
     if spec.data.get("path"):
         spec.data["path"] = str(Path(spec.data["path"]).expanduser().resolve())
     if spec.train.get("init-from"):
@@ -63,7 +69,12 @@ def train(config, overrides, run_dir, resume_run, device, quiet, print_config):
         click.echo(yaml.safe_dump(spec.resolved(), sort_keys=False, allow_unicode=True,
                                   default_flow_style=None), nl=False)
         return
-    outcome = run_training(spec, run_dir=run_dir, resume_run=resume_run, payload=payload, quiet=quiet)
+    hooks = None
+    if live is not None:
+        from nnrun.live.launch import serve_training
+        hooks = serve_training(live, resume_run)
+    outcome = run_training(spec, run_dir=run_dir, resume_run=resume_run, payload=payload, quiet=quiet,
+                           hooks=hooks)
     if outcome == "interrupted":
         sys.exit(130)
 
@@ -117,6 +128,8 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
                     {"at-epoch": int(payload["resume"]["epoch"]), "started": started, "command": command,
                      **environment(session.device, spec.train["seed"], session.threads)})
             folder.write_run_info(info)
+            if hooks and "run-folder" in hooks:  # the live page learns where the run is
+                hooks["run-folder"](folder.path)
             trainer = Trainer(session, folder, quiet=quiet, resume=payload, hooks=hooks)
             outcome = trainer.run()
             folder.discard_if_uncommitted()  # stopped before the first checkpoint: nothing to keep

@@ -166,6 +166,8 @@ TRAIN_FIELDS = {
     "init-from": Field(text(null=True), None, "a checkpoint whose matching layers (same id and shape) "
                        "start this network"),
     "eval-batch-size": Field(integer(1), 1024, "batch size for evaluation"),
+    "tensorboard": Field(boolean, False, "also write TensorBoard event files in RUN/tensorboard/ "
+                         "(tensorboardX)"),
     "threads": Field(any_of(one_of("auto"), integer(1)), "auto",
                      "CPU threads: auto = one for small networks (thread hand-offs cost more than "
                      "they save), torch's default for large ones"),

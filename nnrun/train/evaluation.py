@@ -3,7 +3,8 @@
 `predict_split` gives the split's mean loss (exact: each batch's mean weighted by its size) and
 the primary leaf's outputs for every example (probabilities in float64 for a softmax leaf, so
 thresholds near 1 keep their resolution). `split_metrics` turns them into the metrics of
-nnrun.train.metrics, computed once over the whole split. `evaluate` does both.
+nnrun.train.metrics, computed once over the whole split. `evaluate` does both; `evaluate_outputs`
+also hands back the outputs (the training loop records them).
 """
 import contextlib
 import math
@@ -83,11 +84,17 @@ def split_metrics(task, loss, outputs, labels, threshold, count):
 
 
 def evaluate(network, task, data, batch_size, threshold, autocast=None):
+    return evaluate_outputs(network, task, data, batch_size, threshold, autocast)[0]
+
+
+def evaluate_outputs(network, task, data, batch_size, threshold, autocast=None):
+    """(metrics, outputs) in one pass: `outputs` is predict_split's [N, K] float64 array (None for
+    an autoencoder), so the run record can keep each example's probabilities without a second pass."""
     loss, outputs = predict_split(network, task, data, batch_size, autocast)
     result = split_metrics(task, loss, outputs, data.labels_np, threshold, data.count)
     if not math.isfinite(loss):
         result["loss"] = None if math.isnan(loss) else loss
-    return result
+    return result, outputs
 
 
 @torch.no_grad()

@@ -21,10 +21,11 @@ from nnrun.checkpoint import read_checkpoint
 from nnrun.errors import UserError
 from nnrun.model_io import save_model
 from nnrun.train import report
-from nnrun.train.evaluation import denoising_metrics, evaluate
+from nnrun.train.evaluation import denoising_metrics, evaluate, evaluate_outputs
 from nnrun.train.metrics import score as metric_score
 from nnrun.train.optimizers import learning_rates
 from nnrun.train.run_folder import BEST, LAST, TEST, write_json_atomic
+from nnrun.train.run_record import Observers, default_observers
 from nnrun.train.state import rng_state, set_rng_state
 from nnrun.train.step import EpochRunner, NonFiniteLoss
 
@@ -69,16 +70,19 @@ class Console:
 
 
 class Trainer:
-    def __init__(self, session, folder, *, quiet=False, resume=None, hooks=None):
+    def __init__(self, session, folder, *, quiet=False, resume=None, hooks=None, observers=None):
         self.s = session
         self.folder = folder
         self.console = Console(folder, quiet)
         self.quiet = quiet
         self.stop = StopSignal()
         self.hooks = hooks or {}
+        # status.json, predictions, first-layer weights (and TensorBoard): nnrun.train.run_record
+        self.observers = Observers(default_observers(session, folder) + list(observers or []))
         self.epoch = 0
         self.best = {"score": None, "epoch": None, "threshold": None, "metrics": None}
         self.since_best = 0
+        self._graph = None            # the ONNX graph record, made at the first save (False: none)
         if resume is not None:
             self._restore(resume)
 
@@ -122,7 +126,21 @@ class Trainer:
                    threshold=threshold, train=s.spec.train, epoch=self.epoch, metrics=metrics,
                    dataset={"path": str(s.dataset.path), "manifest-sha256": s.manifest_sha256,
                             "selection-split": task.selection_split, "train-split": task.train_split},
-                   config=s.spec.resolved(), resume=resume)
+                   config=s.spec.resolved(), resume=resume, graph=self._onnx_graph())
+
+    def _onnx_graph(self):
+        """The network's ONNX graph for the model files (inference runs it on ONNX Runtime), made
+        at the first save: it depends on the network's structure only, not on its weights."""
+        if self._graph is None:
+            from nnrun.export.onnx_graph import graph_record
+
+            s = self.s
+            try:
+                self._graph = graph_record(s.network, s.preprocessing, s.task.classes)
+            except UserError as problem:
+                self._graph = False
+                self.console.say(f"note: {problem}; inference will run this network on torch")
+        return self._graph or None
 
     # ---- the fold
     def run(self):
@@ -134,6 +152,7 @@ class Trainer:
             self.console.say(f"note: {note}")
         self.console.say(self._opening())
         outcome = "finished"
+        self.observers.started(self)
         with self.stop:
             try:
                 while count is None or self.epoch < count:
@@ -147,9 +166,14 @@ class Trainer:
                         outcome = "early-stopped"
                         self.console.say(f"early stopping: no new best in {patience} epochs")
                         break
+                self._finish(outcome)
             except NonFiniteLoss as bad:
+                self.observers.ended(self, "failed")
                 self._fail_non_finite(bad)
-            self._finish(outcome)
+            except BaseException as problem:  # status.json must not say "running" after this
+                self.observers.ended(self, "interrupted" if isinstance(problem, KeyboardInterrupt) else "failed")
+                raise
+            self.observers.ended(self, outcome)
         return outcome
 
     def _opening(self):
@@ -181,15 +205,15 @@ class Trainer:
         try:
             if "before-epoch" in self.hooks:
                 self.hooks["before-epoch"](epoch)
-            result = runner.run(epoch, indices, progress)
+            result = runner.run(epoch, indices, progress, self.observers.progress(self, epoch))
         finally:
             if progress is not None:
                 progress.close()
         if result.interrupted:
             return False
         started = time.perf_counter()
-        metrics = evaluate(s.network, task, s.selection_data, s.spec.train["eval-batch-size"],
-                           task.threshold, s.autocast_factory)
+        metrics, outputs = evaluate_outputs(s.network, task, s.selection_data, s.spec.train["eval-batch-size"],
+                                             task.threshold, s.autocast_factory)
         noise = self._denoising_noise()
         if noise is not None:
             metrics.update(denoising_metrics(s.network, s.selection_data, s.spec.train["eval-batch-size"], noise))
@@ -218,6 +242,7 @@ class Trainer:
         self.console.say(report.epoch_block(epoch, metrics, task.beta))
         self.console.say(report.summary_line(record | {"metrics": metrics}, s.spec.train["epoch-count"],
                                              task.metric, task.beta, task.selection_split))
+        self.observers.epoch_finished(self, record, outputs)
         if "after-epoch" in self.hooks:
             self.hooks["after-epoch"](epoch)
         return True

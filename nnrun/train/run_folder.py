@@ -9,7 +9,23 @@
       best.nnrun       the best epoch's model (threshold and metrics included)
       last.nnrun       the last epoch's model with the state to resume from
       test.json        the best model's metrics on the test split, when there is one
+      status.json      where the run stands, replaced atomically (nnrun.train.run_record):
+                         {"state": "running"|"finished"|"stopped"|"early-stopped"|"failed",
+                          "pid": int, "epoch": last finished epoch, "epoch-count": int|null,
+                          "best-epoch": int|null, "updated": ISO-8601 UTC,
+                          "in-progress": {"epoch", "samples", "of", "samples-per-second"} or null}
+                       written at the start, every ~2 s during an epoch, after each epoch and at
+                       the end (also when the run fails or is stopped)
+      predictions/last.npz, best.npz   the selection split's outputs of the last / best epoch
+                       (not for autoencoders), replaced atomically: epoch (int), split (str),
+                       probabilities float32 [N, K], labels int64 [N], predicted int64 [N] (at the
+                       stored threshold for a binary F-beta task, else the most probable class),
+                       index int64 [N] (the row within the split of the prepared dataset)
+      first-layer/epoch-NNNN.npy   the first trainable layer's weights (float32, torch's layout)
+                       after each epoch; first-layer/layer.json names the layer and the input shape
+      tensorboard/     TensorBoard event files, with train.tensorboard / --tensorboard
 
+nnrun.runs reads all of this back (`nnrun runs`, `nnrun report`, the live page).
 The folder is made only once every check has passed, and removed again if the run ends before
 its first epoch's checkpoints are written: a failed start leaves nothing behind.
 """

@@ -12,7 +12,8 @@ from nnrun.errors import UserError
 
 # Keys a resumed run may change: they do not alter what the finished epochs mean.
 RESUMABLE_EDITS = {("train", "epoch-count"), ("train", "early-stopping"), ("train", "device"),
-                   ("train", "eval-batch-size"), ("train", "threads"), ("data", "path"), ("name",),
+                   ("train", "eval-batch-size"), ("train", "threads"), ("train", "tensorboard"),
+                   ("data", "path"), ("name",),
                    ("description",)}
 
 
@@ -81,4 +82,4 @@ def check_resumable(saved_config, new_config, run):
         shown = ", ".join(differing[:6]) + (", ..." if len(differing) > 6 else "")
         raise UserError(f"--resume {run}: the config was edited where a resumed run cannot follow ({shown}); "
                         f"a resume may change only train.epoch-count, train.early-stopping, train.device, "
-                        f"train.eval-batch-size, train.threads and data.path")
+                        f"train.eval-batch-size, train.threads, train.tensorboard and data.path")

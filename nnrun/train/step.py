@@ -163,7 +163,9 @@ class EpochRunner:
         self.loss_of = _loss_maker(session)
         self.update = _updater(session)
 
-    def run(self, epoch, indices, progress=None):
+    def run(self, epoch, indices, progress=None, on_progress=None):
+        """Train one epoch on `indices`. `on_progress(samples done, total, seconds)` is called at
+        each loss check (every ~1% of the epoch), where the step already reads from the device."""
         s = self.session
         batch_size, device = s.batch_size, s.device
         indices = indices.to(device)
@@ -192,6 +194,8 @@ class EpochRunner:
             if done - checked >= check_every:
                 self._check(epoch, kept, checked, done, progress, batch_size, total)
                 checked = done
+                if on_progress is not None:
+                    on_progress(min(done * batch_size, total), total, time.perf_counter() - start)
         if done > checked:
             self._check(epoch, kept, checked, done, progress, batch_size, total)
         if device.type == "cuda":
