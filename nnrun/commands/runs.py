@@ -1,0 +1,42 @@
+"""`nnrun runs [FOLDER]`: one line per run below FOLDER; `--diff RUN_A RUN_B` compares two runs.
+
+Thin wrapper over nnrun.runs (reading run folders) and nnrun.runs_table (rows and their text).
+"""
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False), default="runs")
+@click.option("--sort", "sort_key", metavar="METRIC", default=None,
+              help="Order by a column or a metric of the best epoch (f-beta, accuracy, loss, wall, ...).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--diff", nargs=2, metavar="RUN_A RUN_B", type=click.Path(file_okay=False), default=None,
+              help="Show the config keys two runs differ in, and their best metrics side by side.")
+def runs(folder, sort_key, fmt, diff):
+    """List the runs found below FOLDER (default runs/): name, start, status, epochs, best metric
+    and its epoch, threshold, test figure, wall seconds."""
+    from nnrun.errors import UserError
+    from nnrun.runs import find_runs, read_run
+    from nnrun import runs_table
+
+    if diff:
+        a, b = (read_run(path) for path in diff)
+        for warning in a.warnings + b.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(runs_table.diff_text(a, b))
+        return
+    root = Path(folder)
+    paths = find_runs(root)
+    if not paths:
+        raise UserError(f"{root}: no run folders below it (a run folder holds run.json or metrics.jsonl)")
+    rows = []
+    for path in paths:
+        summary = read_run(path)
+        for warning in summary.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        rows.append(runs_table.run_row(summary, root))
+    rows = runs_table.sort_rows(rows, sort_key)
+    show = {"table": runs_table.as_table, "csv": runs_table.as_csv, "json": runs_table.as_json}[fmt]
+    click.echo(show(rows))

@@ -1,0 +1,62 @@
+"""`nnrun runs`: the table of runs, its sorting and formats, and --diff."""
+import csv
+import io
+import json
+
+from test_runs_reader import fake_run
+
+
+def make_runs(tmp_path):
+    root = tmp_path / "runs"
+    a = fake_run(root / "fraud" / "a", epochs=3, status={"state": "finished", "pid": 1, "epoch": 3,
+                                                          "updated": "2026-01-02T03:05:05Z"})
+    b = fake_run(root / "fraud" / "b", epochs=2, damaged=True)
+    (b / "config.yaml").write_text("name: fake\ntrain:\n  epoch-count: 5\n  batch-size: 64\n  metric: {name: f-beta}\n")
+    lines = [json.dumps({"epoch": 1, "f-beta": 0.9, "best": True, "threshold": 0.25, "train-seconds": 2.0,
+                         "eval-seconds": 0.5})]
+    (b / "metrics.jsonl").write_text("\n".join(lines) + "\n{damaged\n")
+    (b / "test.json").write_text(json.dumps({"f-beta": 0.88}))
+    return root, a, b
+
+
+def test_table_lists_every_run(cli, tmp_path):
+    root, a, b = make_runs(tmp_path)
+    result = cli("runs", root)
+    assert result.code == 0, result
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["name", "start", "status", "epochs"]
+    row_a = lines[1].split()
+    assert row_a[:5] == ["fraud/a", "2026-01-02T03:04:05Z", "finished", "3", "f-beta"]
+    assert row_a[5:7] == ["0.7000", "2"] and row_a[-1] == "60.0"  # best f-beta of epoch 2; wall 1 min
+    assert lines[2].split()[0] == "fraud/b" and "0.8800" in lines[2]  # the test figure
+    assert "metrics.jsonl:2: damaged line skipped" in result.stderr
+
+
+def test_sort_and_formats(cli, tmp_path):
+    root, a, b = make_runs(tmp_path)
+    rows = list(csv.DictReader(io.StringIO(cli("runs", root, "--sort", "f-beta", "--format", "csv").stdout)))
+    assert [r["name"] for r in rows] == ["fraud/b", "fraud/a"] and rows[0]["threshold"] == "0.25"
+    parsed = json.loads(cli("runs", root, "--sort", "name", "--format", "json").stdout)
+    assert [r["name"] for r in parsed] == ["fraud/a", "fraud/b"]
+    assert parsed[1]["best"] == 0.9 and parsed[1]["test"] == 0.88 and parsed[1]["wall"] == 2.5
+    bad = cli("runs", root, "--sort", "nonsense")
+    assert bad.code == 2 and "--sort nonsense" in bad.stderr and "Traceback" not in bad.output
+
+
+def test_diff_shows_differing_keys_and_best_metrics(cli, tmp_path):
+    root, a, b = make_runs(tmp_path)
+    result = cli("runs", "--diff", a, b)
+    assert result.code == 0, result
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert ["train.batch-size", "<absent>", "64"] in lines
+    assert not any(line and line[0] == "train.epoch-count" for line in lines)
+    assert ["f-beta", "0.7000", "0.9000"] in lines and ["epoch", "2", "1"] in lines
+
+
+def test_bad_folders(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for args, message in ((["runs", tmp_path / "empty"], "no run folders"),
+                          (["runs", tmp_path / "missing"], "no such folder"),
+                          (["runs", "--diff", tmp_path / "empty", tmp_path / "empty"], "not a run folder")):
+        result = cli(*args)
+        assert result.code == 2 and message in result.stderr and "Traceback" not in result.output
