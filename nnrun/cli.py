@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate": ("evaluate", "evaluate", "Metrics of a checkpoint on a prepared dataset split."),
     "infer": ("infer", "infer", "Probability map and class per input from a checkpoint."),
     "kaggle-submit": ("submit", "kaggle_submit", "Write a competition submission for a test set."),
+    "watch": ("watch", "watch", "Serve a live page of a run folder or a folder of runs."),
     "report": ("report", "report", "Write one HTML report with pictures of a run."),
     "runs": ("runs", "runs", "List the runs below a folder, or compare two runs."),
 }

@@ -1,0 +1,1 @@
+"""The live page: a read-only web page that follows run folders (`nnrun watch`, `nnrun train --live`)."""

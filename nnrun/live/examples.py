@@ -1,0 +1,132 @@
+"""The examples behind one confusion-matrix cell, and their thumbnails.
+
+The run folder's `predictions/last.npz` / `best.npz` hold, for every example of the selection
+split, its probabilities, label, predicted class and `index` (its row in that split of the
+prepared dataset named in run.json). A cell (actual a, predicted p) lists the examples with
+label a and prediction p, most confident first (highest P(p)). Images are drawn from the
+prepared dataset's own arrays, so the run folder needs no copies of them.
+"""
+import io
+import zipfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from nnrun.errors import UserError
+from nnrun import runs as rf
+from nnrun.live.run_view import read_json, stamp
+
+LIMIT = 100
+THUMB_MIN = 64  # small images (MNIST's 28 px) are enlarged, pixel for pixel, to at least this
+
+_datasets = {}
+_datasets_lock = threading.Lock()
+
+
+def dataset_path(folder):
+    info = read_json(Path(folder) / rf.RUN_INFO) or {}
+    path = (info.get("dataset") or {}).get("path")
+    return Path(path) if path else None
+
+
+def open_dataset_cached(path):
+    """The prepared dataset at `path` (opened once per change of its manifest), or None."""
+    from nnrun.data.dataset import open_dataset
+
+    key = str(path)
+    key_stamp = stamp(Path(path) / "dataset.json")
+    if key_stamp is None:
+        return None
+    with _datasets_lock:
+        cached = _datasets.get(key)
+        if cached and cached[0] == key_stamp:
+            return cached[1]
+    try:
+        dataset = open_dataset(path)
+    except UserError:
+        return None
+    with _datasets_lock:
+        _datasets[key] = (key_stamp, dataset)
+    return dataset
+
+
+def cell_examples(folder, which, actual, predicted, run_id):
+    """{"examples": [...], ...} for cell (actual, predicted) of predictions/<which>.npz."""
+    try:
+        arrays = rf.read_predictions(folder, which)
+    except (UserError, KeyError, zipfile.BadZipFile):  # being replaced, or damaged
+        arrays = None
+    if arrays is None or any(k not in arrays for k in ("probabilities", "labels", "predicted", "index")):
+        return {"error": f"this run has no readable {rf.PREDICTIONS}/{which}.npz, so its examples "
+                         f"cannot be listed (a run from an older nnrun, or an autoencoder)"}
+    probabilities, labels, chosen = arrays["probabilities"], arrays["labels"], arrays["predicted"]
+    if not (0 <= predicted < probabilities.shape[1]):
+        return {"error": f"no class {predicted}"}
+    mask = (labels == actual) & (chosen == predicted)
+    rows = np.flatnonzero(mask)
+    confidence = probabilities[rows, predicted].astype(np.float64)
+    order = rows[np.argsort(-confidence, kind="stable")][:LIMIT]
+    split = str(arrays["split"]) if "split" in arrays else None
+    epoch = int(arrays["epoch"]) if "epoch" in arrays else None
+    result = {"which": which, "epoch": epoch, "split": split, "total": int(mask.sum()),
+              "actual": actual, "predicted": predicted, "examples": []}
+    path = dataset_path(folder)
+    dataset = open_dataset_cached(path) if path else None
+    if dataset is None or split is None or not dataset.has_split(split):
+        result["note"] = f"the prepared dataset {path} is not readable here: no pictures or feature values"
+        dataset = None
+    result["kind"] = dataset.kind if dataset is not None else None
+    ids = _ids(dataset, split)
+    x = dataset.x(split) if dataset is not None else None
+    if dataset is not None and dataset.kind == "table":
+        result["features"] = dataset.features
+    for row in order:
+        index = int(arrays["index"][row])
+        item = {"index": index, "probability": float(probabilities[row, predicted]),
+                "id": ids[index] if ids and 0 <= index < len(ids) else f"row {index}"}
+        if x is not None and 0 <= index < len(x):
+            if dataset.kind == "images":
+                item["thumb"] = f"/api/thumb?run={_quote(run_id)}&split={_quote(split)}&index={index}"
+            else:
+                item["features"] = [float(v) for v in x[index]]
+        result["examples"].append(item)
+    return result
+
+
+def _ids(dataset, split):
+    if dataset is None:
+        return None
+    try:
+        return dataset.ids(split)
+    except UserError:  # a labelled split without ids: rows are named by position
+        return None
+
+
+def _quote(text):
+    from urllib.parse import quote
+    return quote(text, safe="")
+
+
+def thumbnail_png(folder, split, index):
+    """PNG bytes of image `index` of `split` of the run's prepared dataset, or None."""
+    from PIL import Image
+
+    path = dataset_path(folder)
+    dataset = open_dataset_cached(path) if path else None
+    if dataset is None or dataset.kind != "images" or not dataset.has_split(split):
+        return None
+    x = dataset.x(split)
+    if not (0 <= index < len(x)):
+        return None
+    pixels = np.asarray(x[index])  # [C, S, S] uint8
+    if pixels.shape[0] == 1:
+        image = Image.fromarray(pixels[0], "L")
+    else:
+        image = Image.fromarray(np.ascontiguousarray(pixels[:3].transpose(1, 2, 0)), "RGB")
+    if image.width < THUMB_MIN:
+        scale = -(-THUMB_MIN // image.width)
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()

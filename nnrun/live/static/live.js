@@ -1,0 +1,292 @@
+// The live page: asks the server every second whether the run changed (a cheap question: the
+// server compares file stamps) and redraws only when it did. No reload, nothing from the internet.
+"use strict";
+
+const POLL_MS = 1000, SITE_MS = 3000;
+const state = {site: null, siteAt: 0, selected: null, view: null, overlay: new Set(), views: {}, cell: null};
+const $ = id => document.getElementById(id);
+
+const CURVES = [
+  ["loss", "loss", [["train-loss", "train", true], ["loss", "selection", false]]],
+  ["accuracy", "accuracy"], ["precision", "precision"], ["recall", "recall"], ["f-beta", null],
+  ["average-precision", "average precision"], ["threshold", "decision threshold"],
+  ["learning-rate", "learning rate"], ["samples-per-second", "training samples/s"],
+];
+
+async function getJSON(url) {
+  const response = await fetch(url, {cache: "no-store"});
+  if (!response.ok && response.status !== 404) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}
+
+async function tick() {
+  try {
+    if (!state.site || Date.now() - state.siteAt > SITE_MS) await refreshSite();
+    if (state.selected !== null) await refreshRun(state.selected, true);
+    for (const id of state.overlay) if (id !== state.selected) await refreshRun(id, false);
+    $("connection").textContent = "live";
+    $("connection").classList.remove("lost");
+  } catch (problem) {
+    $("connection").textContent = "the server is not answering (training over?) \u2014 retrying";
+    $("connection").classList.add("lost");
+  }
+  setTimeout(tick, POLL_MS);
+}
+
+async function refreshSite() {
+  state.site = await getJSON("/api/site");
+  state.siteAt = Date.now();
+  const runs = state.site.runs || [];
+  const wanted = decodeURIComponent((location.hash.match(/run=([^&]*)/) || [])[1] || "");
+  if (state.selected === null) {  // a selected run that vanished stays selected: its view says "gone"
+    const pick = runs.find(r => r.id === wanted) || runs[runs.length - 1];
+    state.selected = pick ? pick.id : null;
+    if (pick) state.overlay.add(pick.id);
+  }
+  renderRuns();
+  if (!runs.length) renderNotice(state.site.message || "no runs here");
+}
+
+async function refreshRun(id, selected) {
+  const known = state.views[id];
+  const url = `/api/run?run=${encodeURIComponent(id)}` + (known ? `&since=${known.signature}` : "");
+  const view = await getJSON(url);
+  if (view.error) { delete state.views[id]; return; }
+  if (view.unchanged) return;
+  state.views[id] = view;
+  if (selected) { state.view = view; renderRun(view); } else renderCurves();
+}
+
+// ---- the list of runs (a folder of runs)
+function renderRuns() {
+  const folder = state.site.mode === "folder";
+  show($("runs-panel"), folder);
+  if (!folder) return;
+  const body = clear($("runs").tBodies[0]);
+  (state.site.runs || []).forEach((run, k) => {
+    const tick = el("input", {type: "checkbox", title: "overlay its curves", checked: state.overlay.has(run.id)});
+    tick.addEventListener("change", () => {
+      tick.checked ? state.overlay.add(run.id) : state.overlay.delete(run.id);
+      renderCurves();
+    });
+    const link = el("a", {href: "#run=" + encodeURIComponent(run.id), text: run.id, title: run.id});
+    link.addEventListener("click", () => select(run.id));
+    const best = run.best_value === null || run.best_value === undefined ? "–"
+      : `${run.metric_label} ${fmt(run.best_value)} @${run.best_epoch}`;
+    const colour = el("span", {class: "swatch"});
+    colour.style.background = PALETTE[k % PALETTE.length];
+    body.append(el("tr", {class: run.id === state.selected ? "selected" : null},
+      el("td", {}, tick, colour), el("td", {}, link),
+      el("td", {}, el("span", {class: `badge state-${run.state}`, text: run.state})),
+      el("td", {class: "num", text: run.epoch_count ? `${run.epochs}/${run.epoch_count}` : run.epochs}),
+      el("td", {class: "num", text: best})));
+  });
+}
+
+function select(id) {
+  state.selected = id;
+  state.overlay.add(id);
+  state.cell = null;
+  show($("examples"), false);
+  const view = state.views[id];
+  if (view) { state.view = view; renderRun(view); }
+  renderRuns();
+}
+
+// ---- one run
+function renderRun(view) {
+  $("run-name").textContent = view.name;
+  document.title = `${view.name} \u2014 nnrun live`;
+  const badge = $("state");
+  badge.textContent = view.state;
+  badge.className = `badge state-${view.state}`;
+  show(badge, true);
+  renderHeader(view);
+  renderWarnings(view.warnings || []);
+  if (view.state === "gone" || view.waiting) {
+    renderNotice(view.state === "gone" ? view.message : "waiting for the first epoch \u2014 the page fills in when it ends");
+  } else {
+    show($("notice"), false);
+  }
+  renderMatrices(view);
+  renderCurves();
+  renderFacts(view);
+  if (state.cell) openCell(state.cell.which, state.cell.actual, state.cell.predicted);
+}
+
+function renderHeader(view) {
+  const parts = [];
+  if (view.epochs) parts.push(`epoch ${view.epoch}` + (view.epoch_count ? ` of ${view.epoch_count}` : ""));
+  if (view.best_epoch) parts.push(`best ${view.metric_label} ${fmt(view.best_value)} at epoch ${view.best_epoch}`);
+  $("epoch-line").textContent = parts.join(" \u00b7 ");
+  const progress = view.in_progress;
+  show($("progress"), !!progress);
+  if (progress) {
+    const share = progress.of ? Math.min(1, progress.samples / progress.of) : 0;
+    $("progress-fill").style.width = `${(100 * share).toFixed(1)}%`;
+    $("progress-text").textContent = `epoch ${progress.epoch}: ${fmt(progress.samples)}` +
+      (progress.of ? ` / ${fmt(progress.of)}` : "") + ` samples \u00b7 ${fmt(progress["samples-per-second"], 0)} samples/s`;
+  }
+}
+
+function renderNotice(text) {
+  $("notice").textContent = text;
+  show($("notice"), true);
+}
+
+function renderWarnings(warnings) {
+  const list = clear($("warnings"));
+  for (const warning of warnings) list.append(el("li", {text: "warning: " + warning}));
+  show(list, warnings.length > 0);
+}
+
+function renderMatrices(view) {
+  const has = r => r && Array.isArray(r["confusion-matrix"]);
+  show($("matrices"), has(view.current));
+  if (!has(view.current)) return;
+  drawMatrix("card-last", "last", `Latest: epoch ${view.current.epoch}`, view.current, view);
+  drawMatrix("card-best", "best", has(view.best) ? `Best: epoch ${view.best.epoch}` : "Best: none yet", view.best, view);
+}
+
+function drawMatrix(cardId, which, title, record, view) {
+  const card = $(cardId);
+  card.querySelector("h2").textContent = title;
+  const box = clear(card.querySelector(".matrix-box"));
+  if (!record || !record["confusion-matrix"]) { card.querySelector(".sub").textContent = ""; return; }
+  const bits = [`${record.split} split`, `${fmt(record.count)} examples`, `loss ${fmt(record.loss)}`];
+  if (record["f-beta"] !== undefined && record["f-beta"] !== null)
+    bits.push(`F${+(record.beta === undefined || record.beta === null ? 1 : record.beta)} ${fmt(record["f-beta"])}` +
+              (record.threshold !== null && record.threshold !== undefined ? ` @ threshold ${fmt(record.threshold)}` : ""));
+  card.querySelector(".sub").textContent = bits.join(" \u00b7 ");
+  const clickable = view.predictions && view.predictions[which];
+  box.append(matrixTable(record["confusion-matrix"], view.classes, clickable ? (a, p) => openCell(which, a, p) : null));
+  if (!clickable) box.append(el("p", {class: "hint", text: "no stored predictions in this run: cells list no examples"}));
+  if (state.cell && state.cell.which === which) {
+    const td = box.querySelector(`td[data-actual="${state.cell.actual}"][data-predicted="${state.cell.predicted}"]`);
+    if (td) td.classList.add("chosen");
+  }
+}
+
+// ---- a cell's examples
+async function openCell(which, actual, predicted) {
+  state.cell = {which, actual, predicted};
+  document.querySelectorAll("td.chosen").forEach(td => td.classList.remove("chosen"));
+  const card = $(which === "last" ? "card-last" : "card-best");
+  const td = card.querySelector(`td[data-actual="${actual}"][data-predicted="${predicted}"]`);
+  if (td) td.classList.add("chosen");
+  const id = state.selected;
+  const result = await getJSON(`/api/examples?run=${encodeURIComponent(id)}&which=${which}` +
+                               `&actual=${actual}&predicted=${predicted}`);
+  if (state.selected !== id) return;
+  const classes = state.view.classes;
+  show($("examples"), true);
+  $("examples-title").textContent = `actual ${name(classes, actual)}, predicted ${name(classes, predicted)}`;
+  const body = clear($("examples-body"));
+  if (result.error) { $("examples-note").textContent = result.error; return; }
+  $("examples-note").textContent =
+    `${fmt(result.total)} example${result.total === 1 ? "" : "s"} of the ${result.split} split at epoch ${result.epoch}` +
+    ` (${which === "last" ? "latest" : "best"}), most confident first` +
+    (result.total > result.examples.length ? `; the first ${result.examples.length} shown` : "") +
+    (result.note ? `. ${result.note}` : "");
+  if (result.kind === "images") body.append(thumbs(result, classes));
+  else body.append(rows(result));
+}
+
+function thumbs(result, classes) {
+  const grid = el("div", {class: "thumbs"});
+  for (const item of result.examples) {
+    grid.append(el("figure", {title: `${item.id} (index ${item.index})`},
+      el("img", {src: item.thumb, alt: item.id, loading: "lazy"}),
+      el("figcaption", {}, el("span", {class: "prob", text: `P ${item.probability.toFixed(3)}`}),
+                            el("span", {class: "id", text: item.id}))));
+  }
+  return grid;
+}
+
+function rows(result) {
+  const features = result.features || [];
+  const head = el("tr", {}, el("th", {text: "id"}), el("th", {text: "P(predicted)"}),
+                  ...features.map(f => el("th", {text: f})));
+  const table = el("table", {class: "rows"}, el("thead", {}, head));
+  const body = el("tbody");
+  for (const item of result.examples) {
+    body.append(el("tr", {}, el("td", {text: item.id}), el("td", {class: "num", text: item.probability.toFixed(4)}),
+                   ...(item.features || []).map(v => el("td", {class: "num", text: fmt(v, 3)}))));
+  }
+  table.append(body);
+  return el("div", {class: "rows-box"}, table);
+}
+
+// ---- curves: one run, or the ticked runs overlaid
+function renderCurves() {
+  const view = state.view;
+  const box = clear($("curves"));
+  const legend = clear($("curves-legend"));
+  const runs = state.site && state.site.mode === "folder"
+    ? [...state.overlay].filter(id => state.views[id] && state.views[id].series) : (view ? [view.id] : []);
+  show($("curves-section"), runs.length > 0 && runs.some(id => state.views[id].epochs));
+  const many = runs.length > 1;
+  const colourOf = id => PALETTE[(state.site.runs || []).findIndex(r => r.id === id) % PALETTE.length] || PALETTE[0];
+  if (many) runs.forEach(id => legend.append(el("span", {class: "key"}, swatch(colourOf(id)), id)));
+  for (const [key, title, parts] of CURVES) {
+    const label = title || (view ? view.metric_label : key);
+    const lines = [], marks = [];
+    for (const id of runs) {
+      const v = state.views[id];
+      const colour = many ? colourOf(id) : PALETTE[0];
+      const pieces = parts || [[key, label, false]];
+      pieces.forEach(([k, part, dashed], p) => {
+        if (!v.series[k] || v.series[k].every(y => y === null)) return;
+        lines.push({label: many ? `${id} ${part}` : part, xs: v.series.epoch, ys: v.series[k], dashed,
+                    colour: many ? colour : (parts ? PALETTE[p] : colour), best: v.best_epoch});
+      });
+      marks.push({x: v.best_epoch, colour: many ? colour : "#2b8a3e"});
+    }
+    if (!lines.length) continue;
+    const chart = lineChart(label, lines, marks);
+    if (parts && !many) chart.append(el("div", {class: "chart-key"},
+      ...lines.map(line => el("span", {class: "key"}, swatch(line.colour, line.dashed), line.label))));
+    box.append(chart);
+  }
+}
+
+function swatch(colour, dashed) {
+  const node = el("span", {class: "swatch" + (dashed ? " dashed" : "")});
+  node.style.background = colour;
+  return node;
+}
+
+// ---- facts and config
+function renderFacts(view) {
+  show($("facts"), true);
+  const list = clear($("run-facts"));
+  const facts = flatten(view.run_info || {}, "");
+  if (view.test) for (const [k, v] of Object.entries(view.test)) facts.push([`test.${k}`, v]);
+  if (view.files) facts.push(["files", view.files.join(", ")]);
+  for (const [key, value] of facts) {
+    list.append(el("dt", {text: key}), el("dd", {text: typeof value === "number" ? fmt(value, 6) : String(value)}));
+  }
+  $("config").textContent = view.config || "(no config.yaml)";
+}
+
+function flatten(value, prefix) {
+  const out = [];
+  for (const [key, v] of Object.entries(value)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (v && typeof v === "object" && !Array.isArray(v)) out.push(...flatten(v, path));
+    else if (Array.isArray(v)) out.push([path, v.map(x => typeof x === "object" ? JSON.stringify(x) : x).join("; ")]);
+    else if (v !== null && v !== undefined) out.push([path, v]);
+  }
+  return out;
+}
+
+window.addEventListener("hashchange", () => {  // a link to #run=ID, or the back button
+  const id = decodeURIComponent((location.hash.match(/run=([^&]*)/) || [])[1] || "");
+  if (id && id !== state.selected) { select(id); refreshRun(id, true).catch(() => {}); }
+});
+$("examples-close").addEventListener("click", () => {
+  state.cell = null;
+  show($("examples"), false);
+  document.querySelectorAll("td.chosen").forEach(td => td.classList.remove("chosen"));
+});
+tick();

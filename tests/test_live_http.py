@@ -1,0 +1,182 @@
+"""The live page's server over plain HTTP: what it serves, what it refuses (traversal, methods,
+other hosts), and the bad-input cases of `nnrun watch` and `nnrun train --live`."""
+import http.client
+import json
+import shutil
+import socket
+
+import pytest
+import yaml
+
+from live_fixtures import append_epoch, make_run
+from train_fixtures import TABLE_NETWORK, bars, blobs
+
+from nnrun.live.server import parse_bind, start
+from nnrun.live.site import Site
+from nnrun.errors import UserError
+
+CLASSES = ["vertical", "horizontal", "diagonal"]
+M1 = [[30, 6, 4], [5, 30, 5], [3, 2, 35]]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("live")
+    dataset = bars(base / "ds")
+    root = base / "runs"
+    make_run(root / "img", dataset, CLASSES, [M1])
+    (base / "secret.txt").write_text("outside")
+    (root / "img" / "link.txt").symlink_to(base / "secret.txt")
+    (root / "img" / "linkdir").symlink_to(base)
+    (root / "img" / "inside.txt").symlink_to(root / "img" / "run.json")
+    return base, root
+
+
+@pytest.fixture(scope="module")
+def server(world):
+    server = start(Site(world[1]), ("127.0.0.1", 0))
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def request(server, method, path, host=None):
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+    headers = {"Host": host} if host else {}
+    connection.request(method, path, headers=headers)
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, body, response
+
+
+def test_serves_the_page_its_files_and_a_run(server):
+    status, body, response = request(server, "GET", "/")
+    assert status == 200 and b"/static/live.js" in body
+    assert "script-src 'self'" in response.getheader("Content-Security-Policy")
+    assert request(server, "GET", "/static/live.js")[0] == 200
+    assert request(server, "GET", "/files/img/run.json")[0] == 200
+    assert request(server, "GET", "/files/img/inside.txt")[0] == 200  # a symlink that stays inside
+    status, body, _ = request(server, "GET", "/api/run?run=img")
+    view = json.loads(body)
+    assert status == 200 and view["current"]["confusion-matrix"] == M1 and view["classes"] == CLASSES
+
+
+@pytest.mark.parametrize("path", [
+    "/files/../secret.txt", "/files/%2e%2e/secret.txt", "/files/img/..%2f..%2fsecret.txt",
+    "/files/img/%2e%2e/%2e%2e/secret.txt", "/files//etc/passwd", "/files/%2Fetc%2Fpasswd",
+    "/files/img/link.txt", "/files/img/linkdir/secret.txt", "/files/img/nothing.txt", "/files/img",
+    "/files/img/run.json%00", "/static/../server.py", "/static/%2e%2e/server.py", "/../../etc/passwd",
+    "/api/run?run=..", "/api/run?run=/etc", "/api/run?run=img/..", "/api/run?run=%2e%2e",
+    "/api/thumb?run=..&split=validation&index=0", "/api/examples?run=/tmp&which=last&actual=0&predicted=1",
+])
+def test_nothing_outside_the_runs_is_served(server, path):
+    status, body, _ = request(server, "GET", path)
+    assert status == 404, path
+    assert b"outside" not in body and b"root:" not in body
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "BREW"])
+def test_read_only(server, method):
+    status, _, response = request(server, method, "/files/img/run.json")
+    assert status == 405 and response.getheader("Allow") == "GET, HEAD"
+
+
+def test_head_and_foreign_host(server):
+    status, body, _ = request(server, "HEAD", "/api/run?run=img")
+    assert status == 200 and body == b""
+    # DNS rebinding: a page on another site renamed to our address is not answered
+    assert request(server, "GET", "/api/site", host="evil.example:8091")[0] == 403
+    assert request(server, "GET", "/api/site", host=f"localhost:{server.server_port}")[0] == 200
+
+
+def test_thumbnail_and_examples(server):
+    status, body, _ = request(server, "GET", "/api/examples?run=img&which=last&actual=0&predicted=1")
+    result = json.loads(body)
+    assert status == 200 and result["total"] == 6 and result["kind"] == "images"
+    probabilities = [e["probability"] for e in result["examples"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    status, png, response = request(server, "GET", result["examples"][0]["thumb"])
+    assert status == 200 and png.startswith(b"\x89PNG") and response.getheader("Content-Type") == "image/png"
+
+
+def test_table_examples_have_feature_values(tmp_path):
+    dataset = blobs(tmp_path / "ds")
+    run = make_run(tmp_path / "run", dataset, ["a", "b"], [[[250, 20], [5, 25]]], positive=1)
+    server = start(Site(run), ("127.0.0.1", 0))
+    try:
+        result = json.loads(request(server, "GET", "/api/examples?run=.&which=best&actual=1&predicted=0")[1])
+        assert result["total"] == 5 and result["features"] == [f"f{i}" for i in range(6)]
+        assert all(len(e["features"]) == 6 for e in result["examples"])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_waiting_damaged_and_deleted(tmp_path, capsys):
+    dataset = bars(tmp_path / "ds")
+    root = tmp_path / "runs"
+    waiting = make_run(root / "waiting", dataset, CLASSES, [], state="running")
+    damaged = make_run(root / "damaged", dataset, CLASSES, [M1])
+    with open(damaged / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 2, "loss": \n')
+    append_epoch(damaged, 3, M1, CLASSES)
+    doomed = make_run(root / "doomed", dataset, CLASSES, [M1])
+    site = Site(root)
+    assert site.view("waiting")["waiting"] is True
+    view = site.view("damaged")
+    assert view["epochs"] == 2 and view["epoch"] == 3
+    assert any("2: damaged line skipped" in w for w in view["warnings"])
+    assert "damaged line skipped" in capsys.readouterr().err
+    assert site.view("doomed")["state"] == "finished"
+    shutil.rmtree(doomed)
+    site._scanned = 0  # rescan now rather than in two seconds
+    assert site.view("doomed")["state"] == "gone"
+    assert {r["id"] for r in site.overview()["runs"]} == {"waiting", "damaged"}
+    shutil.rmtree(root)
+    site._scanned = 0
+    overview = site.overview()
+    assert overview["runs"] == [] and "gone" in overview["message"]
+
+
+def test_parse_bind():
+    assert parse_bind("8091") == ("127.0.0.1", 8091)
+    assert parse_bind("0.0.0.0:0") == ("0.0.0.0", 0)
+    assert parse_bind("[::1]:9000") == ("::1", 9000)
+    with pytest.raises(UserError, match="--live configs/x.yaml: should be"):
+        parse_bind("configs/x.yaml", "--live")
+
+
+@pytest.fixture
+def busy_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def test_watch_port_in_use(cli, world, busy_port):
+    result = cli("watch", world[1], "--bind", str(busy_port))
+    assert result.code == 2 and "port is in use" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_live_port_in_use(cli, tmp_path, busy_port):
+    dataset = blobs(tmp_path / "ds", n=(60, 20, 0))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"network": TABLE_NETWORK, "data": str(dataset),
+                                      "train": {"epoch-count": 1}}))
+    result = cli("train", config, "--run-dir", tmp_path / "run", "--live", str(busy_port))
+    assert result.code == 2 and "--live 127.0.0.1:" in result.stderr and "in use" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_watch_refuses_what_is_not_a_run(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    for path, words in ((tmp_path / "empty", "is not a run folder"), (tmp_path / "nope", "does not exist"),
+                        (tmp_path / "file.txt", "is a file")):
+        result = cli("watch", path, "--bind", "0")
+        assert result.code == 2 and words in result.stderr, result
+        assert "Traceback" not in result.output

@@ -1,0 +1,141 @@
+"""The live page in a real headless browser (Debian's chromium driven by Playwright): it shows the
+last epoch's matrix, follows new epochs without a reload, lists a cell's examples, shows hostile
+names as text, and says so when a run is waiting, damaged or deleted."""
+import shutil
+
+import pytest
+
+from live_fixtures import append_epoch, make_run
+from train_fixtures import bars, blobs
+
+from nnrun.live.server import start, url_of
+from nnrun.live.site import Site
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+CLASSES = ["vertical", "horizontal", "diagonal"]
+M1 = [[30, 6, 4], [5, 30, 5], [3, 2, 35]]
+M2 = [[36, 3, 1], [2, 37, 1], [1, 1, 38]]
+EVIL = "<script>alert(1)</script>"
+WAIT_MS = 8000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    try:
+        playwright = sync_api.sync_playwright().start()
+    except Exception as problem:  # noqa: BLE001 - any failure to start means: skip, say why
+        pytest.skip(f"playwright cannot start: {problem}")
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    except Exception as problem:  # noqa: BLE001
+        playwright.stop()
+        pytest.skip(f"no headless browser can start ({CHROMIUM}): {str(problem).splitlines()[0]}")
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("page")
+    root = base / "runs"
+    images = bars(base / "images")
+    table = blobs(base / "table")
+    make_run(root / "a-images", images, CLASSES, [M1], state="running", epoch_count=5)
+    make_run(root / "b-table", table, ["legit", EVIL], [[[250, 20], [5, 25]]], positive=1)
+    (root / "b-table" / "config.yaml").write_text(f"name: '{EVIL}'\nnote: <img src=x onerror=alert(2)>\n")
+    make_run(root / "c-waiting", images, CLASSES, [], state="running")
+    make_run(root / "d-damaged", images, CLASSES, [M1])
+    with open(root / "d-damaged" / "metrics.jsonl", "a") as f:
+        f.write("this is not json\n")
+    append_epoch(root / "d-damaged", 2, M2, CLASSES)
+    make_run(root / "e-doomed", images, CLASSES, [M1])
+    server = start(Site(root), ("127.0.0.1", 0))
+    yield root, url_of(server)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def page(browser, world):
+    # bypass_csp: the tests' own probes evaluate strings, and the escaping test is stricter
+    # without the page's Content-Security-Policy (an injected script would run).
+    page = browser.new_page(viewport={"width": 1300, "height": 900}, bypass_csp=True)
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    page.close()
+
+
+def open_run(page, url, run_id):
+    page.goto(f"{url}#run={run_id}")
+    page.wait_for_function(f"document.getElementById('run-name').textContent === {run_id!r}", timeout=WAIT_MS)
+
+
+def matrix_values(page, card):
+    return page.eval_on_selector_all(
+        f"#{card} td.cell", "cells => cells.map(c => Number(c.textContent.replace(/,/g, '')))")
+
+
+def test_shows_the_last_epoch_and_follows_new_ones(page, world):
+    root, url = world
+    open_run(page, url, "a-images")
+    page.wait_for_selector("#card-last td.cell", timeout=WAIT_MS)
+    assert matrix_values(page, "card-last") == [v for row in M1 for v in row]
+    assert page.text_content("#card-last h2") == "Latest: epoch 1"
+    page.evaluate("window.notReloaded = true")
+    append_epoch(root / "a-images", 2, M2, CLASSES)
+    page.wait_for_function("document.querySelector('#card-last h2').textContent === 'Latest: epoch 2'",
+                           timeout=WAIT_MS)
+    assert page.evaluate("window.notReloaded") is True
+    assert matrix_values(page, "card-last") == [v for row in M2 for v in row]
+    assert page.locator("#curves .chart").count() >= 3
+
+
+def test_cell_click_lists_thumbnails(page, world):
+    open_run(page, world[1], "a-images")
+    page.click('#card-best td[data-actual="1"][data-predicted="0"]')
+    page.wait_for_selector("#examples .thumbs figure", timeout=WAIT_MS)
+    expected = page.eval_on_selector('#card-best td[data-actual="1"][data-predicted="0"]',
+                                     "td => Number(td.textContent)")
+    assert page.locator("#examples .thumbs figure").count() == expected
+    page.wait_for_function("[...document.querySelectorAll('#examples img')].every(i => i.complete && i.naturalWidth > 0)",
+                           timeout=WAIT_MS)
+    assert "actual horizontal, predicted vertical" in page.text_content("#examples-title")
+
+
+def test_cell_click_lists_table_rows_and_hostile_names_stay_text(page, world):
+    open_run(page, world[1], "b-table")
+    page.wait_for_selector("#card-last td.cell", timeout=WAIT_MS)
+    headers = page.eval_on_selector_all("#card-last th.row", "ths => ths.map(t => t.textContent)")
+    assert EVIL in headers
+    assert page.locator("#card-last th script").count() == 0
+    assert EVIL in page.text_content("#config") and page.locator("#config img").count() == 0
+    page.click('#card-last td[data-actual="1"][data-predicted="0"]')
+    page.wait_for_selector("#examples table.rows tbody tr", timeout=WAIT_MS)
+    assert page.locator("#examples table.rows tbody tr").count() == 5
+    assert page.locator("#examples table.rows thead th").count() == 2 + 6  # id, P, six features
+    assert page.dialogs == []
+
+
+def test_waiting_damaged_and_deleted_runs(page, world):
+    root, url = world
+    open_run(page, url, "c-waiting")
+    page.wait_for_selector("#notice:not([hidden])", timeout=WAIT_MS)
+    assert "waiting for the first epoch" in page.text_content("#notice")
+
+    open_run(page, url, "d-damaged")
+    page.wait_for_selector("#warnings li", timeout=WAIT_MS)
+    assert "damaged line skipped" in page.text_content("#warnings")
+    page.wait_for_selector("#card-last td.cell", timeout=WAIT_MS)
+    assert matrix_values(page, "card-last") == [v for row in M2 for v in row]
+
+    open_run(page, url, "e-doomed")
+    page.wait_for_selector("#card-last td.cell", timeout=WAIT_MS)
+    shutil.rmtree(root / "e-doomed")
+    page.wait_for_function("document.getElementById('notice').textContent.includes('is gone')", timeout=WAIT_MS)
+    assert page.text_content("#state") == "gone"
+    assert page.text_content("#connection") == "live"  # the server is still up and answering
