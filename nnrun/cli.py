@@ -5,7 +5,6 @@ commands do not pay for importing torch. User mistakes (`UserError`) print one l
 anything else is a bug and keeps its traceback (exit 1).
 """
 import importlib
-import os
 import sys
 
 import click
@@ -23,6 +22,7 @@ COMMANDS = {
     "watch": ("watch", "watch", "Serve a live page of a run folder or a folder of runs."),
     "report": ("report", "report", "Write one HTML report with pictures of a run."),
     "runs": ("runs", "runs", "List the runs below a folder, or compare two runs."),
+    "export": ("export", "export", "Write a checkpoint as ONNX, safetensors or TorchScript."),
 }
 
 
@@ -54,12 +54,7 @@ def cli():
     """nnrun: describe a network and its experiment as data, and run it."""
 
 
-_AS_PROGRAM = False  # True while main() runs as the nnrun program, not called from Python code
-
-
 def main(argv=None):
-    global _AS_PROGRAM
-    _AS_PROGRAM = argv is None
     try:
         cli.main(args=argv, prog_name="nnrun", standalone_mode=False)
     except UserError as mistake:
@@ -74,18 +69,3 @@ def main(argv=None):
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
 
-
-def exit_now_when_done():
-    """For a command that has written and closed everything it makes (infer, kaggle-submit): as
-    the nnrun program, end the process without the interpreter's teardown, which spends about
-    40 ms freeing numpy, Pillow and the rest, a noticeable share of a one-second submission.
-    Called from Python code (tests, notebooks), it does nothing. If the output cannot be flushed
-    (a closed pipe), the ordinary exit takes over and reports it."""
-    if not _AS_PROGRAM:
-        return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return
-    os._exit(0)

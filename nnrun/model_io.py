@@ -4,17 +4,24 @@ A checkpoint is self-contained: the network description (rebuilt through the sam
 config), the weights, class names, positive class, decision threshold and input preprocessing,
 so `infer`, `evaluate` and `kaggle-submit` need no config file. Training adds the resolved
 training spec, epoch and metrics, and to `last.nnrun` the state needed for an exact resume.
+
+A model file also carries its network as an ONNX graph whose weights are the file's own tensors
+(`"onnx"`, see nnrun/export/onnx_graph.py), so inference on the CPU runs on ONNX Runtime and
+never imports torch. Files written before this have no graph; inference runs them on torch.
+
+One reader: `read_model` parses the file once, its arrays as numpy, without torch; everything
+downstream (the ONNX engine, or `network_from_payload` for torch) takes that payload.
 """
 from dataclasses import dataclass
-
-import torch
 
 from nnrun import __version__
 from nnrun.checkpoint import read_checkpoint, write_checkpoint
 from nnrun.data.preprocess import Preprocessing
 from nnrun.errors import UserError
-from nnrun.network.build import build_network
+from nnrun.lazy import OnFirstUse
 from nnrun.network.plan import plan_network
+
+torch = OnFirstUse("torch")  # read_model never imports it
 
 KIND = "nnrun-model"
 
@@ -35,9 +42,10 @@ class LoadedModel:
 
 
 def model_payload(network, *, classes, preprocessing, positive=None, threshold=None, train=None,
-                  epoch=None, metrics=None, dataset=None, resume=None, config=None):
+                  epoch=None, metrics=None, dataset=None, resume=None, config=None, graph=None):
     """The plain-data value a model checkpoint stores. `config`: the resolved config that trained it
-    (name, network, data, train), which `nnrun train --resume` compares an edited config against."""
+    (name, network, data, train), which `nnrun train --resume` compares an edited config against.
+    `graph`: the network's ONNX graph record (nnrun.export.onnx_graph.graph_record), or None."""
     state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
     payload = {
         "kind": KIND, "nnrun-version": __version__,
@@ -49,6 +57,8 @@ def model_payload(network, *, classes, preprocessing, positive=None, threshold=N
         "preprocessing": preprocessing.to_dict(),
         "train": train, "epoch": epoch, "metrics": metrics, "dataset": dataset,
     }
+    if graph is not None:
+        payload["onnx"] = graph
     if config is not None:
         payload["config"] = config
     if resume is not None:
@@ -56,30 +66,58 @@ def model_payload(network, *, classes, preprocessing, positive=None, threshold=N
     return payload
 
 
-def save_model(path, network, **meta):
-    write_checkpoint(path, model_payload(network, **meta))
+def save_model(path, network, *, graph=None, **meta):
+    """Write a model file. graph: the network's ONNX graph record when the caller has made it
+    already (training makes it once per run); None makes it here; False leaves it out."""
+    if graph is None:
+        graph = _graph_or_none(network, meta["preprocessing"], meta["classes"])
+    write_checkpoint(path, model_payload(network, graph=graph or None, **meta))
 
 
-def load_model(path, device="cpu", dtype=None):
-    """Rebuild the network a checkpoint describes, load its weights, put it in eval mode."""
-    payload = read_checkpoint(path)
+def _graph_or_none(network, preprocessing, classes):
+    from nnrun.export.onnx_graph import graph_record
+
+    try:
+        return graph_record(network, preprocessing, classes)
+    except UserError:
+        return None
+
+
+def read_model(path):
+    """The payload of model file `path`, arrays as numpy (torch is not imported), with
+    `"plan"` added: its network description planned. UserError for anything but a model file."""
+    payload = read_checkpoint(path, arrays="numpy")
     if payload.get("kind") != KIND:
         raise UserError(f"{path}: not a model checkpoint (kind {payload.get('kind')!r})")
     try:
-        plan = plan_network(payload["network"])
+        payload["plan"] = plan_network(payload["network"])
     except UserError as problem:
         raise UserError(f"{path}: its network description does not plan: {problem}") from None
-    network = build_network(plan)
-    state = payload["tensors"]
+    payload["path"] = str(path)
+    return payload
+
+
+def network_from_payload(payload, device="cpu", dtype=None):
+    """The torch network of a payload from `read_model`, its weights loaded, in eval mode."""
+    from nnrun.network.build import build_network
+
+    network = build_network(payload["plan"])
+    state = {name: torch.as_tensor(value) for name, value in payload["tensors"].items()}
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as problem:
         first = str(problem).strip().splitlines()[0]
-        raise UserError(f"{path}: weights do not fit the network: {first}") from None
+        raise UserError(f"{payload['path']}: weights do not fit the network: {first}") from None
     network = network.to(device=device, dtype=dtype) if dtype else network.to(device)
-    network.eval()
-    return LoadedModel(network, plan, payload["classes"], payload.get("positive"), payload.get("threshold"),
-                       Preprocessing.from_dict(payload["preprocessing"]), payload)
+    return network.eval()
+
+
+def load_model(path, device="cpu", dtype=None):
+    """Rebuild the network a checkpoint describes, load its weights, put it in eval mode."""
+    payload = read_model(path)
+    network = network_from_payload(payload, device, dtype)
+    return LoadedModel(network, payload["plan"], payload["classes"], payload.get("positive"),
+                       payload.get("threshold"), Preprocessing.from_dict(payload["preprocessing"]), payload)
 
 
 def select_device(name="auto"):

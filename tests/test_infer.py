@@ -47,7 +47,7 @@ def test_photos_give_cortex_style_records_whose_maps_sum_to_one(ckpt, tmp_path):
     assert [r["classification"] for r in got] == ["red", "blue"]
 
 
-@pytest.mark.parametrize("engine", ["torch", "numpy"])
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
 def test_raw_images_folder_and_prepared_split_give_the_same_predictions(ckpt, engine):
     """The photos behind the prepared test split, given raw (folder and single files), reach the
     network exactly as the prepared split's stored pixels do."""
@@ -246,7 +246,9 @@ def test_nothing_readable_is_an_error(ckpt, tmp_path):
     assert_user_error(run_cli("infer", ckpt["binary"], empty), "a folder without images")
 
 
-def test_a_network_the_numpy_engine_lacks_runs_on_torch(tmp_path):
+def test_separable_layers_run_on_onnx_runtime_too(tmp_path):
+    """Depthwise convolutions (Xception's blocks) export like every other layer; --engine onnx
+    refuses a GPU."""
     from nnrun.data.preprocess import Preprocessing
     from nnrun.model_io import save_model
     from nnrun.network.build import build_network
@@ -257,7 +259,8 @@ def test_a_network_the_numpy_engine_lacks_runs_on_torch(tmp_path):
     save_model(model, build_network(plan_network(description)), classes=["a", "b"],
                preprocessing=Preprocessing("images", "centered", image_size=10, channels=3))
     image = photo(tmp_path / "x.png", COLOURS["red"])
-    got = records(model, image)  # --engine auto: torch
+    got = records(model, image, "--engine", "onnx")
+    expected = records(model, image, "--engine", "torch")
     assert sum(got[0]["probability-map"].values()) == pytest.approx(1, abs=1e-5)
-    assert_user_error(run_cli("infer", model, image, "--engine", "numpy"), "depthwise-convolutional")
-    assert_user_error(run_cli("infer", model, image, "--engine", "numpy", "--device", "cuda"), "CPU only")
+    assert got[0]["probability-map"] == pytest.approx(expected[0]["probability-map"], abs=2e-6)
+    assert_user_error(run_cli("infer", model, image, "--engine", "onnx", "--device", "cuda"), "CPU")

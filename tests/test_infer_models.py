@@ -20,8 +20,6 @@ from PIL import Image
 from conftest import ROOT, run_cli
 from nnrun.data.dataset import open_dataset
 from nnrun.data.preprocess import Preprocessing
-from nnrun.infer.engine_numpy import NumpyEngine, supports
-from nnrun.infer.engine_torch import TorchEngine, state_as_numpy
 from nnrun.model_io import save_model
 from nnrun.network.build import build_network
 from nnrun.network.plan import plan_network
@@ -184,108 +182,112 @@ def models(tmp_path_factory):
 # ---- the engines agree -----------------------------------------------------------------------
 
 def _configs():
-    found = sorted(glob.glob(str(ROOT / "configs" / "*.yaml")))
-    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no configs/*.yaml"))]
+    found = sorted(glob.glob(str(ROOT / "configs" / "*.yaml")) + glob.glob(str(ROOT / "configs" / "*.edn")))
+    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no configs"))]
 
 
-@pytest.mark.parametrize("config", _configs(), ids=lambda c: Path(c).name if c else "none")
-def test_numpy_engine_matches_torch_on_every_config_network(config):
-    """Every config's network the numpy engine takes gives the torch modules' outputs (random
-    weights, random batch-norm statistics); the others are refused with a reason."""
-    description = yaml.safe_load(open(config))["network"]
-    plan = plan_network(description)
-    reason = supports(plan)
-    if reason:
-        assert "numpy" in reason
-        return
+def _randomised(network):
+    """Weights and batch-norm statistics away from their initial values (ones, zeros)."""
     torch.manual_seed(0)
-    network = build_network(plan).eval()
-    for module in network.modules():
-        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            module.running_mean.uniform_(-1, 1)
-            module.running_var.uniform_(0.5, 2)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-1, 1)
+    with torch.no_grad():
+        for tensor in [*network.parameters(), *network.buffers()]:
+            if tensor.is_floating_point():
+                tensor.add_(torch.rand_like(tensor) * 0.2)
+    return network.eval()
+
+
+def _inputs_for(plan, count=5):
     shape = plan.inputs[0].out_shape
     rng = np.random.default_rng(0)
     if shape.image:
-        pre = Preprocessing("images", "centered", image_size=shape.height, channels=shape.channels)
-        x = rng.integers(0, 256, (5,) + shape.batch_dims(), dtype=np.uint8)
-    else:
-        pre = Preprocessing("table", "none")
-        x = rng.normal(0, 1, (5, shape.width)).astype(np.float32)
-    leaves = [leaf.id for leaf in plan.leaves]
-    expected = TorchEngine(network, pre, torch.device("cpu")).run(x, leaves)
-    got = NumpyEngine(plan, state_as_numpy(network), pre).run(x, leaves)
-    for leaf in leaves:
-        assert got[leaf].shape == expected[leaf].shape
-        np.testing.assert_allclose(got[leaf], expected[leaf], rtol=1e-4, atol=2e-5)
+        pre = Preprocessing("images", "standardize", [100.0] * shape.channels, [60.0] * shape.channels,
+                            image_size=shape.height, channels=shape.channels)
+        return pre, rng.integers(0, 256, (count,) + shape.batch_dims(), dtype=np.uint8)
+    pre = Preprocessing("table", "standardize", [0.5] * shape.width, [2.0] * shape.width,
+                        features=[f"f{i}" for i in range(shape.width)])
+    return pre, rng.normal(0, 1, (count, shape.width)).astype(np.float32)
 
 
-@pytest.mark.parametrize("layers", [
-    [{"convolutional": [3, 1, 2, 5]}, {"max-pooling": [3, 1, 2]}, "relu"],           # Cortex ceil pooling, padded
-    [{"convolutional": [2, "same", 2, 4]}, {"average-pooling": [3, 1, 2]}, "tanh"],  # avg counts padding
-    [{"convolutional": [3, 0, 1, 4]}, {"average-pooling": [2, 0, 2, {"pool-op": "avg-exc-pad"}]}, "selu"],
-    [{"max-pooling": [2, "same", 2]}, "swish", {"up-sampling": 2}, "global-average-pooling"],
-    [{"convolutional": [1, 0, 1, 6]}, "batch-normalization", {"leaky-relu": 0.1}, "prelu", "flatten"],
-    [{"convolutional": [3, 0, 1, 3, {"id": "a"}]}, {"convolutional": [1, 0, 1, 3, {"id": "b"}]},
-     {"join": {"parents": ["a", "b"]}}, {"concatenate": {"parents": ["a", "join-1"]}}, "logistic"],
-])
-def test_numpy_engine_matches_torch_layer_by_layer(layers):
-    description = [{"input": [9, 7, 2, {"id": "data"}]}] + layers + [{"linear->softmax": 3}]
-    plan = plan_network(description)
-    assert supports(plan) is None
-    torch.manual_seed(1)
+@pytest.mark.parametrize("config", _configs(), ids=lambda c: Path(c).name if c else "none")
+def test_onnx_runtime_gives_torchs_outputs_on_every_config_network(config, tmp_path):
+    """Every shipped network (graphs and autoencoders included) goes into its model file as an
+    ONNX graph, and ONNX Runtime running it gives the torch modules' outputs to 1e-5."""
+    from nnrun.config.spec import load_spec
+    from nnrun.infer.model import open_model
+
+    plan = load_spec(config, []).plan
+    network = _randomised(build_network(plan))
+    pre, x = _inputs_for(plan)
+    classes = [str(i) for i in range(plan.classifying_leaf.out_shape.size)] if plan.classifying_leaf else []
+    path = tmp_path / "m.nnrun"
+    save_model(path, network, classes=classes, preprocessing=pre)
+    onnx_model = open_model(path, device="cpu", engine="auto")
+    torch_model = open_model(path, device="cpu", engine="torch")
+    assert (onnx_model.engine.name, torch_model.engine.name) == ("onnx", "torch")
+    got, expected = onnx_model.run(x), torch_model.run(x)
+    assert list(got) == list(expected) == plan.inference_outputs
+    for name in expected:
+        assert got[name].shape == expected[name].shape
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-5)
+    if "probabilities" in got:
+        np.testing.assert_allclose(got["probabilities"].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_the_graph_does_not_depend_on_the_weights_it_was_made_with(tmp_path):
+    """Training makes the graph once, at its first save: a batch-norm whose scale and running
+    variance are both ones then must still be right once they differ."""
+    from nnrun.infer.model import open_model
+
+    plan = plan_network([{"input": [6, 6, 2, {"id": "data"}]}, {"convolutional": [3, 0, 1, 4]},
+                         "batch-normalization", "relu", {"linear->softmax": 2}])
     network = build_network(plan).eval()
-    for module in network.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-1, 1)
-            module.running_var.uniform_(0.5, 2)
-        if isinstance(module, torch.nn.PReLU):
-            module.weight.data.uniform_(-0.5, 0.5)
-    pre = Preprocessing("images", "standardize", [100.0, 120.0], [50.0, 60.0], image_size=9, channels=2)
-    x = np.random.default_rng(2).integers(0, 256, (4, 2, 7, 9), dtype=np.uint8)
-    leaf = plan.leaves[0].id
-    expected = TorchEngine(network, pre, torch.device("cpu")).run(x, [leaf])[leaf]
-    got = NumpyEngine(plan, state_as_numpy(network), pre).run(x, [leaf])[leaf]
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    pre, x = _inputs_for(plan)
+    path = tmp_path / "m.nnrun"
+    save_model(path, network, classes=["a", "b"], preprocessing=pre)
+    from nnrun.checkpoint import read_checkpoint
+
+    graph = read_checkpoint(path)["onnx"]
+    _randomised(network)
+    save_model(path, network, classes=["a", "b"], preprocessing=pre, graph=graph)
+    got = open_model(path, device="cpu", engine="onnx").run(x)["probabilities"]
+    expected = open_model(path, device="cpu", engine="torch").run(x)["probabilities"]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_numpy_engine_refuses_what_it_does_not_have():
-    plan = plan_network([{"input": [8, 8, 2]}, {"depthwise-convolutional": [3]}, {"linear->softmax": 2}])
-    assert "depthwise-convolutional" in supports(plan)
-    plan = plan_network([{"input": [8, 8, 2]}, {"up-sampling": {"mode": "bilinear"}}, {"linear->softmax": 2}])
-    assert "bilinear" in supports(plan)
-
-
-def test_numpy_engine_names_weights_that_do_not_fit():
-    plan = plan_network([{"input": {"width": 3}}, {"linear": 2}, "softmax"])
-    state = state_as_numpy(build_network(plan))
-    pre = Preprocessing("table", "none")
-    wrong = dict(state, **{"layers.linear-1.weight": np.zeros((2, 4), np.float32)})
-    with pytest.raises(ValueError, match="linear-1"):
-        NumpyEngine(plan, wrong, pre)
-    with pytest.raises(ValueError, match="unexpected weights extra"):
-        NumpyEngine(plan, dict(state, extra=np.zeros(1, np.float32)), pre)
-
-
-def test_the_lean_path_never_imports_torch(tmp_path):
-    """Opening a checkpoint for `--engine auto` on the CPU imports torch only when nnrun.checkpoint
-    or the planner need it; with both torch-free it must not import torch at all."""
+def test_cpu_inference_never_imports_torch(tmp_path):
     import subprocess
 
     plan = plan_network([{"input": {"width": 3}}, {"linear": 2}, "softmax"])
     path = tmp_path / "m.nnrun"
-    save_model(path, build_network(plan), classes=["x", "y"], preprocessing=Preprocessing("table", "none",
-                                                                                            features=["a", "b", "c"]))
-    code = ("import sys, json\n"
-            "from nnrun.infer.model import open_model, torch_free\n"
-            "lean = torch_free('nnrun.checkpoint', 'nnrun.network.plan') is not None\n"
-            f"m = open_model({str(path)!r}, device='cpu')\n"
-            "print(json.dumps({'engine': m.engine.name, 'torch': 'torch' in sys.modules, 'lean': lean}))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    save_model(path, build_network(plan), classes=["x", "y"],
+               preprocessing=Preprocessing("table", "none", features=["a", "b", "c"]))
+    (tmp_path / "rows.csv").write_text("a,b,c\n1,2,3\n4,5,6\n")
+    code = ("import sys\n"
+            "from nnrun.cli import main\n"
+            f"try:\n    main(['infer', {str(path)!r}, {str(tmp_path / 'rows.csv')!r}])\n"
+            "except SystemExit:\n    pass\n"
+            "print('torch imported' if 'torch' in sys.modules else 'no torch')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
-    state = json.loads(done.stdout)
-    assert state["engine"] == "numpy"
-    if state["lean"]:
-        assert not state["torch"]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 3 and lines[-1] == "no torch", done.stdout
+    assert json.loads(lines[0])["input"] == f"{tmp_path / 'rows.csv'}:1"
+
+
+def test_an_old_model_file_without_a_graph_runs_on_torch_with_a_note(tmp_path):
+    from nnrun.infer.model import open_model
+
+    plan = plan_network([{"input": {"width": 3}}, {"linear": 2}, "softmax"])
+    path = tmp_path / "old.nnrun"
+    save_model(path, build_network(plan), classes=["x", "y"], graph=False,
+               preprocessing=Preprocessing("table", "none", features=["a", "b", "c"]))
+    notes = []
+    model = open_model(path, device="cpu", warn=notes.append)
+    assert model.engine.name == "torch" and "nnrun export" in notes[0]
+    (tmp_path / "rows.csv").write_text("a,b,c\n1,2,3\n")
+    result = run_cli("infer", path, tmp_path / "rows.csv", "--engine", "onnx")
+    assert result.code == 2 and "holds no ONNX graph" in result.stderr
+    fixed = tmp_path / "new.nnrun"
+    assert run_cli("export", path, "-o", fixed).code == 0
+    assert open_model(fixed, device="cpu").engine.name == "onnx"

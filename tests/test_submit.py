@@ -187,17 +187,17 @@ def test_a_corrupt_image_is_named_or_skipped(ckpt, test_folder, tmp_path):
 
 def test_mirror_tta_averages_the_mirrored_images(ckpt, test_folder, tmp_path):
     from nnrun.infer.model import open_model
-    from nnrun.infer.predict import Ensemble, probabilities
+    from nnrun.infer.predict import Work
 
     model = open_model(ckpt["three"], device="cpu")
     x = np.random.default_rng(3).integers(0, 256, (5, 3, 12, 12), dtype=np.uint8)
     x[:, 0, :, :6] = 250  # red on the left only, so the mirror sees something else
 
     def p(view):
-        return probabilities(model.run(view)["class"], model.class_leaf, model.classes, model.path)
+        return model.run(view)["probabilities"]
 
     expected = (p(x) + p(np.ascontiguousarray(x[..., ::-1]))) / 2
-    np.testing.assert_allclose(Ensemble([model], "mirror").probabilities(x), expected, rtol=1e-6)
+    np.testing.assert_allclose(Work([model], "mirror")(x)["probabilities"], expected, rtol=1e-6)
     out = tmp_path / "tta.csv"
     submit(ckpt["binary"], test_folder, "-o", out, "--tta", "mirror", "--output", "probability")
     assert len(rows(out)) == 25

@@ -1,22 +1,19 @@
 """`nnrun infer CHECKPOINT INPUT...`: probability map and class (or reconstruction error) per input.
 
 A thin wrapper: options -> InferOptions (one field per option) -> nnrun.infer.run.run_infer. Imports stay light here
-(no torch, no numpy) so start-up is quick; the engine decides later whether torch is needed.
+(no torch, no numpy) so start-up is quick; on the CPU the network runs on ONNX Runtime, without torch.
 """
 import click
 
-from nnrun.cli import exit_now_when_done
-
 DEVICE = click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
                       help="Where the network runs: auto takes the GPU when there is one.")
-ENGINE = click.option("--engine", type=click.Choice(["auto", "torch", "numpy"]), default="auto", show_default=True,
-                      help="torch: the checkpoint's own modules, any layer, CPU or GPU. numpy: a lean CPU "
-                           "path for common layers that skips importing torch. auto: numpy on the CPU "
-                           "when the network allows it.")
+ENGINE = click.option("--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+                      help="onnx: ONNX Runtime on the CPU, from the graph the checkpoint carries. torch: the "
+                           "network's torch modules, CPU or GPU. auto: torch on a GPU, ONNX Runtime otherwise.")
 BATCH = click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=256, show_default=True,
                      help="Inputs per forward pass (any number of inputs works).")
 JOBS = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-                    help="Image-decoding worker processes [default: all cores].")
+                    help="Image worker processes (they decode, and with ONNX Runtime also predict) [default: all cores].")
 SKIP_BAD = click.option("--skip-bad", is_flag=True,
                         help="Leave unreadable images out (and list them) instead of stopping.")
 THRESHOLD = click.option("--threshold", type=float, default=None,
@@ -62,11 +59,7 @@ def infer(checkpoint, inputs, **settings):
       {"input": "cat.jpg", "probability-map": {"cat": 0.9996, "dog": 0.0004}, "classification": "cat"}
     and an autoencoder gives {"input": ..., "reconstruction-error": ...}.
     """
-    from nnrun.infer.blas import one_thread_unless_told
-
-    one_thread_unless_told()  # before numpy loads (see there)
     from nnrun.infer.run import InferOptions, run_infer
 
     run_infer(checkpoint, list(inputs), InferOptions(**settings),
               warn=lambda message: click.echo(f"warning: {message}", err=True))
-    exit_now_when_done()

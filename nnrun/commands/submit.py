@@ -4,8 +4,6 @@ A thin wrapper: options -> SubmitOptions (one field per option) -> nnrun.infer.s
 """
 import click
 
-from nnrun.cli import exit_now_when_done
-
 from nnrun.commands.infer import POSITIVE, THRESHOLD, run_options
 
 
@@ -38,11 +36,7 @@ def kaggle_submit(checkpoint, test, checkpoints, **settings):
     TEST is a flat folder of images named by id (1.jpg ... 12500.jpg), a prepared unlabelled
     dataset, or a CSV file with an id column.
     """
-    from nnrun.infer.blas import one_thread_unless_told
-
-    one_thread_unless_told()  # before numpy loads (see there)
     from nnrun.infer.submit_run import SubmitOptions, run_submit
 
     run_submit(checkpoint, test, SubmitOptions(checkpoints=list(checkpoints), **settings), echo=click.echo,
                warn=lambda message: click.echo(f"warning: {message}", err=True))
-    exit_now_when_done()

@@ -9,10 +9,10 @@ Consecutive image inputs are decoded together by one pool of workers. Each sourc
 it fits the checkpoint (images for an image network, of the right size for a prepared split;
 the right feature columns for a table network) before anything is computed.
 
-A batch holds the stored form the network's preprocessing expects: uint8 [n, C, S, S] images
-or float32 [n, F] rows, as in a prepared dataset.
+Each source reads the stored form the network's preprocessing expects (uint8 [n, C, S, S]
+images or float32 [n, F] rows, as in a prepared dataset) and yields batches of what the work
+(predict.Work: the model or models) gives for them.
 """
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +23,13 @@ from nnrun.errors import UserError
 from nnrun.infer import tables
 from nnrun.infer.ids import natural_key
 from nnrun.infer.images import ImageReader, is_image_file
-from nnrun.infer.model import run_all
 
 
 @dataclass
 class Batch:
     names: list                   # what each item is called in the output ("input")
-    x: np.ndarray                 # stored values (None when `outputs` came without them)
+    outputs: dict                 # what the work gave: {output name: array}
     labels: list = None           # true class names, when the input has them
-    paths: list = None            # image files (for --save-reconstructions)
-    outputs: object = None        # what the network gave, when the source ran it (ImageSource.use)
 
 
 class BadItems:
@@ -60,8 +57,7 @@ class ImageSource:
     def __init__(self, files, names, where=None):
         self.files, self.names = list(files), list(names)
         self.where = where or (str(self.files[0]) if len(self.files) == 1 else "the images")
-        self._reader = None
-        self._finish = None       # what turns a chunk's result into Batch.outputs (see use)
+        self.jobs = None
 
     def __len__(self):
         return len(self.files)
@@ -69,56 +65,34 @@ class ImageSource:
     def check(self, model):
         if model.kind != "images":
             raise mismatch(self.where, "images", model)
+        self.image_spec = model.image_spec
 
-    @property
-    def started(self):
-        return self._reader is not None
-
-    def start(self, size, channels, jobs=None, handoff=None, keep_pixels=True):
-        """Start decoding (workers begin at once); safe to call before the checkpoint is read.
-        handoff, keep_pixels: see ImageReader."""
-        if self._reader is None:
-            self._reader = ImageReader(self.files, size, channels, jobs, handoff=handoff, keep_pixels=keep_pixels)
-        return self
-
-    def use(self, work, handed_off=False):
-        """Batches come one per decoded chunk from now on, with `outputs`:
-        work.from_outputs(run_all(work.runs, pixels)), computed by the workers when handed_off."""
-        self._finish = work.from_outputs
-        self._reader.use(functools.partial(run_all, work.runs), handed_off)
-
-    def batches(self, batch_size, on_bad):
-        reader = self._reader
-        names, paths, blocks, pending = [], [], [], 0
-        for chunk in reader:
-            keep = [i for i in range(chunk.count) if i not in chunk.problems]
-            for i, reason in chunk.problems.items():
-                on_bad(self.files[chunk.start + i], reason)
-            if not keep:
-                continue
-            pixels = chunk.pixels
-            if pixels is not None and len(keep) < chunk.count:
-                pixels = pixels[keep]
-            if chunk.result is not None:
-                yield Batch([self.names[chunk.start + i] for i in keep], pixels, None,
-                            [self.files[chunk.start + i] for i in keep], self._finish(chunk.result))
-                continue
-            names += [self.names[chunk.start + i] for i in keep]
-            paths += [self.files[chunk.start + i] for i in keep]
-            blocks.append(pixels)
-            pending += len(keep)
-            while pending >= batch_size:
-                x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-                yield Batch(names[:batch_size], x[:batch_size], None, paths[:batch_size])
-                names, paths, blocks = names[batch_size:], paths[batch_size:], [x[batch_size:]]
-                pending -= batch_size
+    def batches(self, batch_size, on_bad, work):
+        """Batches of `work`'s outputs; image workers run `work` when it fits them (images.py),
+        else chunks of pixels are gathered here into batches of `batch_size`."""
+        size, channels = self.image_spec
+        in_workers = work.fits_workers
+        names, blocks, pending = [], [], 0
+        with ImageReader(self.files, size, channels, self.jobs, work if in_workers else None) as reader:
+            for chunk in reader:
+                for i, reason in chunk.problems.items():
+                    on_bad(self.files[chunk.start + i], reason)
+                readable = [self.names[chunk.start + i] for i in chunk.readable]
+                if not readable:
+                    continue
+                if in_workers:
+                    yield Batch(readable, chunk.result)
+                    continue
+                names += readable
+                blocks.append(chunk.pixels)
+                pending += len(readable)
+                while pending >= batch_size:
+                    x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+                    yield Batch(names[:batch_size], work(x[:batch_size]))
+                    names, blocks = names[batch_size:], [x[batch_size:]]
+                    pending -= batch_size
         if pending:
-            x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-            yield Batch(names, x, None, paths)
-
-    def close(self):
-        if self._reader is not None:
-            self._reader.close()
+            yield Batch(names, work(np.concatenate(blocks) if len(blocks) > 1 else blocks[0]))
 
 
 class TableSource:
@@ -140,16 +114,13 @@ class TableSource:
         tables.check_columns(self.where, columns, model.preprocessing.features, self.id_column, self.label_column)
         self.features = list(model.preprocessing.features)
 
-    def batches(self, batch_size, on_bad):
+    def batches(self, batch_size, on_bad, work):
         for first, x, ids, labels in tables.read_rows(self.where, self.features, self.id_column,
                                                        self.label_column):
             names = ids if ids is not None else [f"{self.where}:{first + i}" for i in range(len(x))]
             for start in range(0, len(x), batch_size):
                 end = start + batch_size
-                yield Batch(names[start:end], x[start:end], labels[start:end] if labels else None)
-
-    def close(self):
-        pass
+                yield Batch(names[start:end], work(x[start:end]), labels[start:end] if labels else None)
 
 
 class DatasetSource:
@@ -191,7 +162,7 @@ class DatasetSource:
         except UserError:
             return [f"{self.dataset.path}:{self.split}:{i}" for i in range(self.count)]
 
-    def batches(self, batch_size, on_bad):
+    def batches(self, batch_size, on_bad, work):
         ds, split = self.dataset, self.split
         x = ds.x(split)
         names = self.names()
@@ -201,10 +172,7 @@ class DatasetSource:
             labels = [classes[i] for i in ds.y(split)]
         for start in range(0, self.count, batch_size):
             end = min(start + batch_size, self.count)
-            yield Batch(names[start:end], np.asarray(x[start:end]), labels[start:end] if labels else None)
-
-    def close(self):
-        pass
+            yield Batch(names[start:end], work(np.asarray(x[start:end])), labels[start:end] if labels else None)
 
 
 # ---- discovery -------------------------------------------------------------------------------

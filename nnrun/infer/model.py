@@ -1,40 +1,52 @@
-"""A checkpoint opened for inference: its classes, threshold, preprocessing, and an engine.
+"""A model file opened for inference: its classes, decision, preprocessing, and an engine.
 
-Two engines run the network (see engine_numpy.py for why there are two):
-  torch  the checkpoint's own modules, any layer, on the CPU or the GPU;
-  numpy  the common layers on the CPU, without importing torch (about 2 s on a small machine).
-`--engine auto` takes numpy on the CPU when the network only uses layers it has, torch otherwise
-(so results do not depend on whether torch had to be imported). The numpy engine keeps BLAS to
-one thread: parallelism comes from worker processes (images.py), and OpenBLAS threads
-competing with them, or with torch's, made runs several times slower on a two-core machine.
-The numpy engine reads the checkpoint without torch only when nnrun.checkpoint and the network
-planner import without it and `read_checkpoint` can return numpy arrays (`arrays="numpy"`);
-otherwise the checkpoint is loaded through torch and its weights handed to the numpy engine.
+The file is read once (nnrun.model_io.read_model: numpy arrays, no torch). Which engine runs it:
+
+    --engine auto   ONNX Runtime on the CPU when the file carries its ONNX graph; torch on a GPU
+                    (--device cuda, or auto on a machine with one), or for a file without a graph
+    --engine onnx   ONNX Runtime (CPU); a file without a graph is an error naming the fix
+    --engine torch  the network's torch modules, on --device
+
+The engine is made on first use, so image workers (images.py) can each make their own.
 """
-import importlib
-import inspect
 import os
-import sys
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from nnrun.data.preprocess import Preprocessing
 from nnrun.errors import UserError
-from nnrun.infer.blas import set_blas_threads
-from nnrun.infer.engine_numpy import NumpyEngine, supports
-from nnrun.infer.memory import keep_freed_memory
+from nnrun.model_io import read_model
 
-ENGINES = ("auto", "torch", "numpy")
+ENGINES = ("auto", "onnx", "torch")
 
 
-class Inputs:
-    """What a checkpoint takes as input (from its preprocessing): enough to check inputs and
-    start decoding images before the network is loaded."""
-
+@dataclass
+class Model:
     path: str
-    preprocessing: Preprocessing
+    payload: dict = field(repr=False)
+    engine_name: str              # "onnx" or "torch"
+    device: str = "cpu"
+    threads: int = None           # ONNX Runtime's threads (None: its default)
 
+    def __post_init__(self):
+        p = self.payload
+        self.classes = list(p["classes"])
+        self.positive, self.threshold = p.get("positive"), p.get("threshold")
+        self.preprocessing = Preprocessing.from_dict(p["preprocessing"])
+        plan = p["plan"]
+        if len(plan.inputs) != 1:
+            raise UserError(f"{self.path}: the network has {len(plan.inputs)} inputs; "
+                            f"infer and kaggle-submit take networks with one input")
+        classifying, reconstructing = plan.classifying_leaf, plan.reconstructing_leaf
+        self.is_autoencoder = classifying is None
+        self.reconstructs = reconstructing is not None
+        if classifying is not None:
+            width, k = classifying.out_shape.size, len(self.classes)
+            if width != k and not (width == 1 and k == 2):
+                raise UserError(f"{self.path}: the network gives {width} outputs per input, but the checkpoint "
+                                f"names {k} classes ({', '.join(self.classes[:10])})")
+        self._engine = None
+
+    # ---- what it takes
     @property
     def kind(self):
         """"images" or "table": what the network was trained on."""
@@ -51,201 +63,86 @@ class Inputs:
             return f"{p.channels}×{p.image_size}×{p.image_size} images"
         return f"table rows of {len(p.features)} features"
 
-
-@dataclass
-class InputSpec(Inputs):
-    path: str
-    preprocessing: Preprocessing
-
-
-def peek_inputs(path):
-    """The InputSpec of checkpoint `path` read without torch, or None (the full load will say why)."""
-    from nnrun.infer.meta import peek_model
-
-    meta = peek_model(path)
-    if meta is None or not isinstance(meta.get("preprocessing"), dict):
-        return None
-    try:
-        return InputSpec(os.fspath(path), Preprocessing.from_dict(meta["preprocessing"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-@dataclass
-class Model(Inputs):
-    path: str
-    classes: list
-    positive: object              # class name or None
-    threshold: object             # float or None
-    preprocessing: Preprocessing
-    plan: object
-    engine: object                # .name, .run(stored, leaves) -> {leaf id: numpy}
-    payload: dict = field(default_factory=dict, repr=False)
-
-    def __post_init__(self):
-        if len(self.plan.inputs) != 1:
-            raise UserError(f"{self.path}: the network has {len(self.plan.inputs)} inputs; "
-                            f"infer and kaggle-submit take networks with one input")
-        self.class_leaf = next((leaf for leaf in self.plan.leaves if not self.plan.target(leaf)), None)
-        self.recon_leaf = next((leaf for leaf in self.plan.leaves if self.plan.target(leaf)), None)
-        self._leaves = [leaf.id for leaf in (self.class_leaf, self.recon_leaf) if leaf is not None]
-
+    # ---- running it
     @property
-    def is_autoencoder(self):
-        return self.class_leaf is None
+    def engine(self):
+        if self._engine is None:
+            if self.engine_name == "onnx":
+                from nnrun.infer.engines import OnnxEngine
+                self._engine = OnnxEngine(self.payload["onnx"], self.payload["tensors"], self.threads)
+            else:
+                from nnrun.infer.engines import TorchEngine
+                from nnrun.model_io import select_device
+                self._engine = TorchEngine(self.payload, self.preprocessing, select_device(self.device))
+        return self._engine
 
-    @property
-    def leaves(self):
-        return tuple(self._leaves)
-
-    @property
-    def runs(self):
-        """What the network computes for a batch (see run_all): its leaves, on the batch as it is."""
-        return [Run(self.engine, self.leaves)]
+    def for_worker(self):
+        """This model as an image worker process should run it: its own one-thread engine."""
+        self._engine, self.threads = None, 1
 
     def run(self, stored):
-        """A batch of stored values -> {"class": raw class-leaf output or None,
-        "reconstruction": the reconstruction leaf's output or None}."""
-        return self.from_outputs(run_all(self.runs, stored))
-
-    def from_outputs(self, outputs):
-        """run(), from what run_all(self.runs, ...) gave (maybe in an image worker)."""
-        (leaves,) = outputs
-        return {"class": leaves.get(self.class_leaf.id) if self.class_leaf else None,
-                "reconstruction": leaves.get(self.recon_leaf.id) if self.recon_leaf else None}
+        """{output name: array} for a batch of stored values (see nnrun.network.predictor)."""
+        return self.engine.run(stored)
 
 
-@dataclass(frozen=True)
-class Run:
-    """One pass of an engine over a batch: the leaves wanted, on the batch or its mirror image."""
-    engine: object
-    leaves: tuple
-    mirrored: bool = False
-
-
-def run_all(runs, stored):
-    """[{leaf id: output}] of every run on a batch of stored values, in the order of `runs`."""
-    mirror = None
-    outputs = []
-    for run in runs:
-        x = stored
-        if run.mirrored:
-            if mirror is None:  # left-right: the last axis of [N, C, H, W]
-                mirror = np.ascontiguousarray(stored[..., ::-1])
-            x = mirror
-        outputs.append(run.engine.run(x, run.leaves))
-    return outputs
-
-
-def open_model(path, *, device="auto", engine="auto"):
-    """The model in checkpoint `path`, ready to run; UserError for a bad file or option."""
-    return open_lean_model(path, device=device, engine=engine) or _open_with_torch(os.fspath(path), device, engine)
-
-
-def open_lean_model(path, *, device="auto", engine="auto", allocate=None):
-    """The model with the numpy engine, opened without importing torch; None when the options
-    or the network want torch, or when nnrun's checkpoint reader or planner need torch.
-    allocate(nbytes): where to put the weights (see handoff.py), when not in private memory."""
-    if wants_numpy(device, engine):
-        return _open_without_torch(os.fspath(path), required=engine == "numpy", allocate=allocate)
-    return None
-
-
-def wants_numpy(device, engine):
-    """Whether --device/--engine ask for (or allow) the numpy engine; UserError for a bad pair."""
+def open_model(path, *, device="auto", engine="auto", warn=None):
+    """The model in file `path`, ready to run; UserError for a bad file or option."""
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
-    auto = device in (None, "auto")
-    if engine == "numpy" and not (auto or device == "cpu"):
-        raise UserError(f"--engine numpy runs on the CPU only (--device {device})")
-    cpu = device == "cpu" or (auto and (engine == "numpy" or not gpu_present()))
-    return cpu and engine in ("auto", "numpy")
-
-
-def tune_for_numpy_engine():
-    """This process will run the numpy engine: one BLAS thread (see the module's docstring) and
-    freed blocks kept for the next batch (memory.py)."""
-    set_blas_threads(1)
-    keep_freed_memory()
+    payload = read_model(path)
+    has_graph = isinstance(payload.get("onnx"), dict)
+    on_gpu = device not in ("auto", "cpu") or (device == "auto" and engine != "onnx" and gpu_present())
+    if engine == "onnx":
+        if device not in ("auto", "cpu"):
+            raise UserError(f"--engine onnx runs on the CPU (--device {device}); use --engine torch for a GPU")
+        if not has_graph:
+            raise UserError(f"{path}: holds no ONNX graph (written by an older nnrun); run it with --engine torch, "
+                            f"or give it one: nnrun export {path} -o NEW.nnrun --format nnrun")
+        return Model(os.fspath(path), payload, "onnx")
+    if engine == "torch" or on_gpu:
+        return Model(os.fspath(path), payload, "torch", device)
+    if not has_graph:
+        if warn is not None:
+            warn(f"{path} holds no ONNX graph (written by an older nnrun), so it runs on torch, which is "
+                 f"slower to start; `nnrun export {path} -o NEW.nnrun --format nnrun` adds one")
+        return Model(os.fspath(path), payload, "torch", "cpu")
+    return Model(os.fspath(path), payload, "onnx")
 
 
 def gpu_present():
-    """Whether a GPU may be there, without importing torch to ask (a driver device file)."""
+    """Whether a usable GPU is here. Asks torch only when a GPU driver is installed, so a CPU
+    machine never imports it."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         return False
-    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd"))
+    if not any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
-def _open_with_torch(path, device, engine):
-    from nnrun.model_io import load_model, select_device
-    from nnrun.infer.engine_torch import TorchEngine, state_as_numpy
-
-    target = select_device("cpu" if engine == "numpy" else device)
-    loaded = load_model(path, target)
-    if engine == "numpy" or (engine == "auto" and target.type == "cpu" and supports(loaded.plan) is None):
-        reason = supports(loaded.plan)
-        if reason:
-            raise UserError(f"{path}: --engine numpy cannot run this network: {reason}")
-        runner = NumpyEngine(loaded.plan, state_as_numpy(loaded.network), loaded.preprocessing)
-        tune_for_numpy_engine()
-    else:
-        runner = TorchEngine(loaded.network, loaded.preprocessing, target)
-    return Model(path, list(loaded.classes), loaded.positive, loaded.threshold, loaded.preprocessing,
-                 loaded.plan, runner, loaded.payload)
+@dataclass
+class PredictOptions:
+    """What `infer` and `kaggle-submit` both take (each command's options add their own)."""
+    threshold: float = None
+    positive: str = None
+    split: str = None
+    id_column: str = None
+    batch_size: int = 256
+    device: str = "auto"
+    engine: str = "auto"
+    jobs: int = None
+    skip_bad: bool = False
+    quiet: bool = False
 
 
-# ---- without torch --------------------------------------------------------------------------
-
-class _NoTorch:
-    """A meta-path finder that makes `import torch` fail, to learn whether modules need it."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is not imported on the lean path", name=name)
-        return None
-
-
-def torch_free(*names):
-    """The modules `names` if they import without importing torch, else None.
-
-    A module that needs torch fails to import here and is forgotten (Python removes a module
-    whose import failed), so a later ordinary import of it works as usual."""
-    if "torch" in sys.modules:
-        return [importlib.import_module(n) for n in names]
-    blocker = _NoTorch()
-    sys.meta_path.insert(0, blocker)
-    try:
-        return [importlib.import_module(n) for n in names]
-    except ImportError:
-        return None
-    finally:
-        sys.meta_path.remove(blocker)
-
-
-def _open_without_torch(path, required, allocate=None):
-    modules = torch_free("nnrun.checkpoint", "nnrun.network.plan")
-    if modules is None:
-        return None
-    checkpoint, planner = modules
-    if "arrays" not in inspect.signature(checkpoint.read_checkpoint).parameters:
-        return None
-    payload = checkpoint.read_checkpoint(path, arrays="numpy", allocate=allocate)
-    if payload.get("kind") != "nnrun-model":
-        raise UserError(f"{path}: not a model checkpoint (kind {payload.get('kind')!r})")
-    try:
-        plan = planner.plan_network(payload["network"])
-    except UserError as problem:
-        raise UserError(f"{path}: its network description does not plan: {problem}") from None
-    reason = supports(plan)
-    if reason:
-        if required:
-            raise UserError(f"{path}: --engine numpy cannot run this network: {reason}")
-        return None
-    preprocessing = Preprocessing.from_dict(payload["preprocessing"])
-    try:
-        runner = NumpyEngine(plan, payload["tensors"], preprocessing)
-    except (KeyError, ValueError) as problem:
-        raise UserError(f"{path}: weights do not fit the network ({problem})") from None
-    tune_for_numpy_engine()
-    return Model(path, list(payload["classes"]), payload.get("positive"), payload.get("threshold"),
-                 preprocessing, plan, runner, payload)
+def open_models(paths, sources, options, warn=None):
+    """The models in files `paths`, with every source checked against each of them."""
+    if options.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    models = [open_model(path, device=options.device, engine=options.engine, warn=warn) for path in paths]
+    for source in sources:
+        source.jobs = options.jobs
+        for model in models:
+            source.check(model)
+    return models

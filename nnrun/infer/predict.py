@@ -1,10 +1,6 @@
-"""From network outputs to what a user reads: probability maps, classes, reconstruction errors.
+"""From network outputs to what a user reads: classes, top-k, ensembles, reconstructions.
 
-Probabilities: a softmax leaf gives them directly. Any other classifying leaf (a sigmoid layer
-trained with a quadratic cost, say) is made into a distribution by dividing its non-negative
-outputs by their sum; a single output unit with two classes is P(second class). Every map
-sums to 1.
-
+The network itself gives probability maps and reconstruction errors (nnrun.network.predictor).
 The decision: with a positive class and a threshold (binary problems; from the checkpoint, or
 --positive/--threshold), P(positive) >= threshold gives the positive class and otherwise the
 most probable of the others. Without them, the most probable class.
@@ -14,7 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnrun.errors import UserError
-from nnrun.infer.model import Run, run_all
 
 
 @dataclass
@@ -58,42 +53,9 @@ class Decision:
         return chosen
 
 
-def probabilities(raw, leaf, classes, where):
-    """Class probabilities float64 [N, K] from the classifying leaf's output [N, ...]."""
-    out = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)
-    k = len(classes)
-    if out.shape[1] == 1 and k == 2:
-        q = np.clip(out[:, 0], 0.0, 1.0)
-        return np.stack([1.0 - q, q], axis=1)
-    if out.shape[1] != k:
-        raise UserError(f"{where}: the network gives {out.shape[1]} outputs per input, but the checkpoint "
-                        f"names {k} classes ({', '.join(classes[:10])})")
-    if leaf.layer != "softmax":
-        out = np.clip(out, 0.0, None)
-    total = out.sum(axis=1, keepdims=True)
-    flat = total[:, 0] <= 0
-    if flat.any():
-        out[flat] = 1.0
-        total[flat] = k
-    return out / total
-
-
 def top_k(p, k):
     """Indices [N, k] of the k most probable classes, most probable first."""
     return np.argsort(-p, axis=1, kind="stable")[:, :k]
-
-
-def network_inputs(model, stored):
-    """The network's inputs for stored values (what a reconstruction is compared with)."""
-    scale, shift = model.preprocessing.scale_and_shift()
-    return np.asarray(stored, dtype=np.float32) * scale + shift
-
-
-def reconstruction_errors(model, stored, reconstruction):
-    """Mean squared error per input between the reconstruction and the network's input."""
-    target = network_inputs(model, stored).reshape(len(stored), -1)
-    diff = np.asarray(reconstruction, dtype=np.float64).reshape(len(stored), -1) - target
-    return (diff * diff).mean(axis=1)
 
 
 def stored_values(model, values):
@@ -110,9 +72,10 @@ def _stored_dims(model):
     return (p.channels, p.image_size, p.image_size) if p.kind == "images" else (len(p.features),)
 
 
-class Ensemble:
-    """One or more models on the same inputs, optionally with mirror test-time augmentation:
-    the class probabilities of every model and view, averaged."""
+class Work:
+    """What `infer` and `kaggle-submit` compute on a batch of stored values: one model's outputs
+    ({name: array}, see nnrun.network.predictor), or, for several models (an ensemble) and/or
+    mirror test-time augmentation, {"probabilities": the average over models and views}."""
 
     def __init__(self, models, tta=None):
         first = models[0]
@@ -124,9 +87,10 @@ class Ensemble:
                     or (first.kind == "table" and other.preprocessing.features != first.preprocessing.features):
                 raise UserError(f"{other.path} takes {other.describe_input()}, but {first.path} takes "
                                 f"{first.describe_input()}: an ensemble's members need the same inputs")
-        for model in models:
-            if model.is_autoencoder:
-                raise UserError(f"{model.path} is an autoencoder: it reconstructs its input and gives no classes")
+        if len(models) > 1 or tta:
+            for model in models:
+                if model.is_autoencoder:
+                    raise UserError(f"{model.path} is an autoencoder: it reconstructs its input and gives no classes")
         if tta not in (None, "mirror"):
             raise UserError(f"--tta {tta}: the test-time augmentation offered is mirror")
         if tta == "mirror" and first.kind != "images":
@@ -134,21 +98,19 @@ class Ensemble:
         self.models, self.tta = models, tta
 
     @property
-    def runs(self):
-        """Every model on the batch, and on its mirror image with --tta mirror (see model.run_all)."""
-        views = (False, True) if self.tta == "mirror" else (False,)
-        return [Run(model.engine, model.leaves, mirrored) for model in self.models for mirrored in views]
+    def fits_workers(self):
+        """Whether image workers should run this (ONNX Runtime engines, one per worker)."""
+        return all(model.engine_name == "onnx" for model in self.models)
 
-    def probabilities(self, stored):
-        """Class probabilities [N, K] of a batch of stored values, averaged over models and views."""
-        return self.from_outputs(run_all(self.runs, stored))
+    def for_worker(self):
+        for model in self.models:
+            model.for_worker()
 
-    def from_outputs(self, outputs):
-        """probabilities(), from what run_all(self.runs, ...) gave (maybe in an image worker)."""
-        per_model = len(outputs) // len(self.models)
-        total = None
-        for i, leaves in enumerate(outputs):
-            model = self.models[i // per_model]
-            p = probabilities(leaves[model.class_leaf.id], model.class_leaf, model.classes, model.path)
-            total = p if total is None else total + p
-        return total / len(outputs)
+    def __call__(self, stored):
+        if len(self.models) == 1 and not self.tta:
+            return self.models[0].run(stored)
+        views = [stored]
+        if self.tta == "mirror":  # left-right: the last axis of [N, C, H, W]
+            views.append(np.ascontiguousarray(stored[..., ::-1]))
+        total = sum(model.run(view)["probabilities"].astype(np.float64) for model in self.models for view in views)
+        return {"probabilities": total / (len(self.models) * len(views))}

@@ -1,8 +1,7 @@
 """`nnrun infer`: a checkpoint and inputs -> one record per input, streamed.
 
-The order of work is chosen for speed on small machines (see pipeline.py): image decoding
-starts in worker processes before torch is imported, or, with the numpy engine, the workers
-decode and predict. Nothing is written before every input has been checked.
+Inputs (inputs.py) -> the model and its engine (model.py) -> outputs per batch (predict.Work)
+-> records (output.py). Nothing is written before every input has been checked.
 """
 import os
 import re
@@ -14,9 +13,9 @@ from dataclasses import dataclass
 
 from nnrun.errors import UserError
 from nnrun.infer.inputs import BadItems, discover
-from nnrun.infer.pipeline import PredictOptions, open_and_start
+from nnrun.infer.model import PredictOptions, open_models
 from nnrun.infer.output import Progress, Results, atomic_file, make_writer
-from nnrun.infer.predict import Decision, probabilities, reconstruction_errors, stored_values, top_k
+from nnrun.infer.predict import Decision, Work, stored_values, top_k
 
 
 @dataclass
@@ -33,10 +32,9 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
     stdout = stdout or sys.stdout
     warn = warn or (lambda message: print(message, file=sys.stderr))
     sources = discover(inputs, split=options.split, id_column=options.id_column, label_column=options.label_column)
+    (model,) = open_models([checkpoint], sources, options, warn)
+    work = Work([model])
     with ExitStack() as stack:
-        for source in sources:
-            stack.callback(source.close)
-        (model,), _ = open_and_start([checkpoint], sources, options, work_of=lambda models: models[0])
         decision = None if model.is_autoencoder else Decision.for_model(model, options.positive, options.threshold)
         _check_options(model, options)
         labelled = any(getattr(s, "label_column", None) or getattr(getattr(s, "dataset", None), "labelled", False)
@@ -46,22 +44,22 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
             if options.reconstructions else None
         target = stack.enter_context(atomic_file(options.out) if options.out else nullcontext(stdout))
         writer = make_writer(options.fmt, target, model.classes, top_k=options.top_k, labelled=labelled,
-                             classifier=not model.is_autoencoder, autoencoder=model.recon_leaf is not None)
+                             classifier=not model.is_autoencoder, autoencoder=model.reconstructs)
         total = sum(len(s) for s in sources) or None
         progress = Progress(total, "infer", "item", options.quiet or not options.out and stdout.isatty())
         stack.callback(progress.close)
         written = 0
         for source in sources:
-            for batch in source.batches(options.batch_size, bad):
-                outputs = batch.outputs if batch.outputs is not None else model.run(batch.x)
+            for batch in source.batches(options.batch_size, bad, work):
+                outputs = batch.outputs
                 result = Results(batch.names, labels=batch.labels)
-                if outputs["class"] is not None:
-                    result.p = probabilities(outputs["class"], model.class_leaf, model.classes, model.path)
+                if "probabilities" in outputs:
+                    result.p = outputs["probabilities"]
                     result.chosen = decision.decide(result.p)
                     if options.top_k:
                         result.top = top_k(result.p, options.top_k)
-                if outputs["reconstruction"] is not None:
-                    result.errors = reconstruction_errors(model, batch.x, outputs["reconstruction"])
+                if "reconstruction" in outputs:
+                    result.errors = outputs["reconstruction_error"]
                     if saver:
                         saver.save(batch, stored_values(model, outputs["reconstruction"]))
                 writer.write(result)
@@ -84,10 +82,8 @@ def _check_options(model, options):
             raise UserError(f"--top-k is for classifiers; {model.path} is an autoencoder")
         if options.top_k < 1:
             raise UserError("--top-k must be at least 1")
-    if options.reconstructions and model.recon_leaf is None:
+    if options.reconstructions and not model.reconstructs:
         raise UserError(f"--save-reconstructions is for autoencoders; {model.path} has no leaf with a target")
-    if options.batch_size < 1:
-        raise UserError("--batch-size must be at least 1")
 
 
 class Reconstructions:

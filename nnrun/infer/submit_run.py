@@ -1,17 +1,17 @@
 """`nnrun kaggle-submit`: checkpoint(s) + test set -> a submission CSV, written atomically.
 
-Order of work, for speed: the test set's ids (file names), then the checkpoints opened and the
-image workers started in the order pipeline.py explains. Every check (ids unique, sample submission, kinds of input) happens before
-the first prediction, and the file appears only when every row is there.
+The test set's ids (file names), then the checkpoints opened, then the predictions. Every check
+(ids unique, sample submission, kinds of input) happens before the first prediction, and the
+file appears only when every row is there.
 """
 from dataclasses import dataclass, field
 
 from nnrun.errors import UserError
 from nnrun.infer.ids import sort_ids
 from nnrun.infer.inputs import BadItems
-from nnrun.infer.pipeline import PredictOptions, open_and_start
+from nnrun.infer.model import PredictOptions, open_models
 from nnrun.infer.output import Progress
-from nnrun.infer.predict import Decision, Ensemble
+from nnrun.infer.predict import Decision, Work
 from nnrun.infer.submission import Labeller, check_sample, open_test_set, read_sample, write_submission
 
 
@@ -36,28 +36,27 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
         check_sample(sample, testset.ids, testset.where)
         testset.ids = list(sample.ids)  # rows in the sample's order
     source = testset.source
+    models = open_models(paths, [source], options, warn)
+    work = Work(models, options.tta)
+    if models[0].is_autoencoder:
+        raise UserError(f"{models[0].path} is an autoencoder: it reconstructs its input and gives no classes")
+    decision = Decision.for_model(models[0], options.positive, options.threshold)
+    labeller = Labeller.make(options.output, decision, options.clip)
+    header = _header(testset, sample, labeller, options)  # a header that does not fit: say so now
+    bad = BadItems(options.skip_bad)
+    progress = Progress(len(source) or None, "submission", "item", options.quiet)
+    cells, counts = {}, {c: 0 for c in decision.classes}
     try:
-        models, ensemble = open_and_start(paths, [source], options, keep_pixels=False,
-                                          work_of=lambda models: Ensemble(models, options.tta))
-        decision = Decision.for_model(models[0], options.positive, options.threshold)
-        labeller = Labeller.make(options.output, decision, options.clip)
-        header = _header(testset, sample, labeller, options)  # a header that does not fit: say so now
-        bad = BadItems(options.skip_bad)
-        progress = Progress(len(source) or None, "submission", "item", options.quiet)
-        cells, counts = {}, {c: 0 for c in decision.classes}
-        try:
-            for batch in source.batches(options.batch_size, bad):
-                p = batch.outputs if batch.outputs is not None else ensemble.probabilities(batch.x)
-                for name, row, chosen in zip(batch.names, labeller.cells(p), decision.decide(p)):
-                    if name in cells:
-                        raise UserError(f'{testset.where}: id "{name}" is not unique; no submission written')
-                    cells[name] = row
-                    counts[decision.classes[chosen]] += 1
-                progress.update(len(batch.names))
-        finally:
-            progress.close()
+        for batch in source.batches(options.batch_size, bad, work):
+            p = batch.outputs["probabilities"]
+            for name, row, chosen in zip(batch.names, labeller.cells(p), decision.decide(p)):
+                if name in cells:
+                    raise UserError(f'{testset.where}: id "{name}" is not unique; no submission written')
+                cells[name] = row
+                counts[decision.classes[chosen]] += 1
+            progress.update(len(batch.names))
     finally:
-        source.close()
+        progress.close()
     if testset.ids is None:  # a CSV: the ids are known now
         testset.ids = sort_ids(cells)
         if sample is not None:

@@ -88,6 +88,24 @@ class Plan:
         """The input id a leaf reconstructs (autoencoders), or None when it predicts labels."""
         return leaf.options.get("target")
 
+    @property
+    def classifying_leaf(self):
+        """The first leaf that predicts labels, or None (an autoencoder)."""
+        return next((leaf for leaf in self.leaves if not self.target(leaf)), None)
+
+    @property
+    def reconstructing_leaf(self):
+        """The first leaf that reconstructs an input, or None."""
+        return next((leaf for leaf in self.leaves if self.target(leaf)), None)
+
+    @property
+    def inference_outputs(self):
+        """The names of what inference gives for this network (nnrun.network.predictor), in order."""
+        names = ["probabilities"] if self.classifying_leaf is not None else []
+        if self.reconstructing_leaf is not None:
+            names += ["reconstruction", "reconstruction_error"]
+        return names
+
 
 def plan_network(description):
     """Check a network description and infer every node's shapes; raise UserError on a mistake."""
