@@ -118,6 +118,14 @@ def average_precision(is_positive, scores):
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def precision_recall_curve(is_positive, scores):
+    """(precision, recall, thresholds) at each distinct score, highest score first: the points of
+    the precision-recall curve (for pictures; average_precision is its area)."""
+    is_positive = np.asarray(is_positive, dtype=bool)
+    tp, fp, cuts = _ranked(is_positive, scores)
+    return tp / (tp + fp), tp / max(int(is_positive.sum()), 1), cuts
+
+
 def binary_scores(is_positive, predicted_positive, beta=1.0):
     """Precision, recall and F-beta of the positive class, with the counts behind them."""
     is_positive = np.asarray(is_positive, dtype=bool)

@@ -1,0 +1,135 @@
+"""Gather a run's pictures and write the report: RUN/report/*.png (+ weights.gif) and the HTML.
+
+Everything is drawn in memory first; the folder and the HTML are then replaced in one go each
+(a temporary name, then a rename), so a failure leaves no half-written report.
+"""
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from nnrun.errors import UserError
+from nnrun.runs import first_layer_epochs, read_predictions, read_run
+
+FOLDER = "report"
+
+
+def _classes(record):
+    return list(record.get("per-class") or {})
+
+
+def _image_shape(summary, layer):
+    """(channels, h, w) of the network's image input, or None for a table."""
+    shape = layer.get("input-shape") or []
+    if len(shape) == 3:
+        return tuple(shape)
+    dataset = _dataset(summary)
+    if dataset is not None and dataset.image:
+        size, channels = dataset.image["size"], dataset.image["channels"]
+        return channels, size, size
+    return None
+
+
+def _dataset(summary):
+    path = (summary.info.get("dataset") or {}).get("path")
+    if not path:
+        return None
+    from nnrun.data.dataset import open_dataset
+    try:
+        return open_dataset(path)
+    except UserError:
+        return None
+
+
+def gather(summary):
+    """[(title, file name, bytes, mime)] and notes for the run's report."""
+    from nnrun.report import confusion, curves, mistakes, weights
+    from nnrun.report.figures import png_bytes
+
+    best = summary.best or summary.metrics[-1]
+    split = best.get("split", "selection")
+    pictures, notes = [], []
+
+    def add(title, name, fig):
+        if fig is not None:
+            pictures.append((title, name, png_bytes(fig), "image/png"))
+
+    add("learning curves", "curves.png", curves.curves_figure(summary.metrics, (summary.best or {}).get("epoch"), split))
+    predictions = read_predictions(summary.path, "best")
+    classes = _classes(best)
+    positive = classes.index(best["positive"]) if best.get("positive") in classes else None
+    if predictions is not None and positive is not None:
+        add(f"precision-recall, epoch {predictions['epoch']} on {predictions['split']}", "precision-recall.png",
+            curves.pr_figure(predictions["labels"] == positive, predictions["probabilities"][:, positive],
+                             best.get("threshold"), f"class {classes[positive]}"))
+    if "confusion-matrix" in best:
+        add(f"confusion matrix, epoch {best['epoch']} on {split}", "confusion-matrix.png",
+            confusion.confusion_figure(best["confusion-matrix"], classes, f"epoch {best['epoch']} on {split}"))
+    if best.get("per-class"):
+        add("per-class precision and recall", "per-class.png", confusion.per_class_figure(best["per-class"]))
+    _weights(summary, pictures, notes, weights)
+    if predictions is not None:
+        dataset = _dataset(summary)
+        if dataset is not None and dataset.kind == "images":
+            found = mistakes.confident_mistakes(predictions)
+            figure = mistakes.mistakes_figure(found, dataset.x(predictions["split"]), classes)
+            if figure is None:
+                notes.append("no mistakes on the selection split: nothing to show")
+            add("most confident mistakes", "mistakes.png", figure)
+        elif dataset is None and (summary.info.get("dataset") or {}).get("path"):
+            notes.append(f"the dataset {summary.info['dataset']['path']} is not there: no thumbnails of mistakes")
+    return pictures, notes
+
+
+def _weights(summary, pictures, notes, weights):
+    import io
+    import json
+    epochs = first_layer_epochs(summary.path)
+    if not epochs:
+        return
+    layer_file = summary.path / "first-layer" / "layer.json"
+    layer = json.loads(layer_file.read_text()) if layer_file.is_file() else {}
+    image_shape = _image_shape(summary, layer)
+    arrays = [np.load(file) for _, file in epochs]
+    last_epoch = epochs[-1][0]
+    picture = weights.weight_picture(arrays[-1], image_shape)
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    name = layer.get("layer", "first layer")
+    if weights.tiles_of(arrays[-1], image_shape) is None:
+        name += "; units in rows, inputs in columns, red positive, blue negative"
+    pictures.append((f"first-layer weights ({name}, epoch {last_epoch})", "first-layer.png", out.getvalue(), "image/png"))
+    if len(arrays) > 1:
+        pictures.append((f"first-layer weights over epochs {epochs[0][0]}-{last_epoch}", "first-layer.gif",
+                         weights.animation(arrays, image_shape), "image/gif"))
+    if weights.tiles_of(arrays[-1], image_shape) is not None and len(arrays[-1]) > weights.MAX_TILES:
+        notes.append(f"the first layer has {len(arrays[-1])} units; the first {weights.MAX_TILES} are drawn")
+
+
+def write_report(run, output=None):
+    """Write RUN/report/ and the HTML (default RUN/report.html); returns (html path, picture paths)."""
+    summary = read_run(run)
+    if not summary.metrics:
+        raise UserError(f"{summary.path}: no finished epoch yet; nothing to report")
+    from nnrun.report.page import render
+    pictures, notes = gather(summary)
+    page = render(summary, pictures, notes)
+    output = Path(output) if output is not None else summary.path / "report.html"
+    if output.is_dir():
+        raise UserError(f"-o {output}: is a folder; give a file name such as report.html")
+    if not output.parent.is_dir():
+        raise UserError(f"-o {output}: the folder {output.parent} does not exist")
+    folder = summary.path / FOLDER
+    fresh = summary.path / f".{FOLDER}.tmp"
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir()
+    for _, name, data, _ in pictures:
+        (fresh / name).write_bytes(data)
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(fresh, folder)
+    os.replace(tmp, output)
+    return output, [folder / name for _, name, _, _ in pictures], summary.warnings

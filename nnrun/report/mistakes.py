@@ -1,0 +1,52 @@
+"""The most confident mistakes of each class, for image datasets: thumbnails of the examples of
+the selection split that the best epoch got wrong with the highest probability for the class it
+chose, one row per actual class. The pixels come from the prepared dataset (as stored, 0..255)."""
+import numpy as np
+
+from nnrun.report.figures import figure
+
+PER_CLASS = 8
+
+
+def confident_mistakes(predictions, per_class=PER_CLASS):
+    """{actual class index: [(row in the split, predicted index, its probability)]}, most confident first."""
+    probabilities, labels = predictions["probabilities"], predictions["labels"]
+    predicted, index = predictions["predicted"], predictions["index"]
+    chosen = probabilities[np.arange(len(predicted)), predicted]
+    found = {}
+    for k in np.unique(labels):
+        wrong = np.nonzero((labels == k) & (predicted != k))[0]
+        order = wrong[np.argsort(-chosen[wrong], kind="stable")][:per_class]
+        found[int(k)] = [(int(index[i]), int(predicted[i]), float(chosen[i])) for i in order]
+    return found
+
+
+def mistakes_figure(found, images, classes):
+    """A grid: one row per actual class, its mistakes' thumbnails titled with what was predicted.
+    images: the split's stored array [N, C, S, S] (uint8, memory-mapped is fine)."""
+    rows = [k for k in sorted(found) if found[k]]
+    if not rows:
+        return None
+    columns = max(len(found[k]) for k in rows)
+    fig = figure(1.35 * columns + 1.4, 1.55 * len(rows) + 0.3)
+    for r, k in enumerate(rows):
+        for c in range(columns):
+            ax = fig.add_subplot(len(rows), columns, r * columns + c + 1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c == 0:
+                ax.set_ylabel(f"actual\n{str(classes[k])[:14]}", fontsize=8)
+            if c >= len(found[k]):
+                continue
+            row, predicted, probability = found[k][c]
+            pixels = np.asarray(images[row])
+            if pixels.shape[0] == 3:
+                ax.imshow(pixels.transpose(1, 2, 0))
+            else:
+                ax.imshow(pixels[0], cmap="gray", vmin=0, vmax=255)
+            ax.set_title(f"{str(classes[predicted])[:12]} {probability:.2f}", fontsize=7)
+    fig.suptitle("most confident mistakes (predicted class, its probability)", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,87 @@
+"""`nnrun report`: one self-contained HTML file and the pictures in RUN/report/."""
+import json
+import re
+
+import pytest
+from PIL import Image
+
+from test_run_record import table  # noqa: F401  (the module's small table dataset fixture)
+from train_fixtures import IMAGE_NETWORK, TABLE_NETWORK, bars, blobs, write_config
+
+pytest.importorskip("matplotlib")
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A binary table run whose positive class is named EVIL, and a 3-class image run."""
+    from conftest import run_cli
+    root = tmp_path_factory.mktemp("report")
+    evil = blobs(root / "evil", n=(400, 150, 0), classes=("a", EVIL), positives=0.3)
+    images = bars(root / "bars", n=(240, 60, 20))
+    made = {}
+    for name, network, data in (("table", TABLE_NETWORK, evil), ("images", IMAGE_NETWORK, images)):
+        config = write_config(root / f"{name}.yaml", network, data, epoch_count=2, threads=1)
+        result = run_cli("train", config, "--run-dir", root / name, "--quiet")
+        assert result.code == 0, result
+        made[name] = root / name
+    return made
+
+
+def inline_images(page):
+    return re.findall(r'<img src="data:image/(png|gif);base64,', page)
+
+
+def test_report_of_a_binary_table_run(cli, runs, tmp_path):
+    result = cli("report", runs["table"], "-o", tmp_path / "r.html")
+    assert result.code == 0, result
+    page = (tmp_path / "r.html").read_text()
+    kinds = inline_images(page)
+    assert len(kinds) >= 4 and "gif" in kinds
+    assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched
+    files = sorted(p.name for p in (runs["table"] / "report").iterdir())
+    assert files == ["confusion-matrix.png", "curves.png", "first-layer.gif", "first-layer.png",
+                     "per-class.png", "precision-recall.png"]
+    for file in (runs["table"] / "report").iterdir():
+        with Image.open(file) as picture:
+            picture.load()
+            assert picture.width > 50 and picture.height > 50
+    with Image.open(runs["table"] / "report" / "first-layer.gif") as gif:
+        assert gif.n_frames == 2
+
+
+def test_report_of_an_image_run_shows_mistakes_and_filters(cli, runs):
+    result = cli("report", runs["images"])
+    assert result.code == 0, result
+    page = (runs["images"] / "report.html").read_text()
+    assert "most confident mistakes" in page and len(inline_images(page)) >= 5
+    assert (runs["images"] / "report" / "mistakes.png").is_file()
+    assert not (runs["images"] / "report" / "precision-recall.png").exists()  # three classes
+
+
+def test_autoencoder_report_has_curves_only(cli, tmp_path, table):  # noqa: F811
+    network = [{"input": {"width": 6, "id": "data"}}, {"linear->relu": 3},
+               {"linear": {"output-size": 6, "target": "data"}}]
+    config = write_config(tmp_path / "c.yaml", network, table, epoch_count=2, threads=1)
+    assert cli("train", config, "--run-dir", tmp_path / "run", "--quiet").code == 0
+    result = cli("report", tmp_path / "run")
+    assert result.code == 0, result
+    assert sorted(p.name for p in (tmp_path / "run" / "report").iterdir()) == \
+        ["curves.png", "first-layer.gif", "first-layer.png"]
+
+
+def test_bad_runs_are_one_line_errors_and_write_nothing(cli, tmp_path, runs):
+    (tmp_path / "plain").mkdir()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "run.json").write_text(json.dumps({"started": "2026-01-01T00:00:00Z"}))
+    (fresh / "metrics.jsonl").write_text("{damaged\n")
+    for folder, message in ((tmp_path / "plain", "not a run folder"), (fresh, "no finished epoch yet"),
+                            (tmp_path / "missing", "no such folder")):
+        result = cli("report", folder)
+        assert result.code == 2 and message in result.stderr and "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) <= 2  # the damaged line's warning, the error
+    assert not (fresh / "report").exists() and not (fresh / "report.html").exists()
+    bad = cli("report", runs["table"], "-o", tmp_path / "nowhere" / "r.html")
+    assert bad.code == 2 and "does not exist" in bad.stderr
