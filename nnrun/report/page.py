@@ -9,7 +9,7 @@ STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9em}td,th{padding:.15em .8em .15em 0;text-align:left;vertical-align:top}
-th{color:#555;font-weight:600}figure{margin:1em 0;display:inline-block;vertical-align:top}
+th{color:#555;font-weight:600}figure{margin:.6em 1.2em .6em 0;display:inline-block;vertical-align:top}
 figcaption{color:#555;font-size:.85em}img{max-width:100%;border:1px solid #eee}
 pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:.85em}.note{color:#777;font-size:.9em}
 """
@@ -48,9 +48,11 @@ def render(summary, pictures, notes):
              f"<h1>nnrun report: {_e(summary.path.name)}</h1>",
              f"<p class='note'>written {_e(datetime.datetime.now().strftime('%Y-%m-%d %H:%M'))}</p>",
              _table(facts)]
+    parts.append("<h2>pictures</h2><div class='pictures'>")
     for title, name, data, mime in pictures:
-        parts.append(f"<h2>{_e(title)}</h2><figure><img src=\"{data_url(data, mime)}\" alt=\"{_e(title)}\">"
-                     f"<figcaption>{_e(name)}</figcaption></figure>")
+        parts.append(f"<figure><figcaption><b>{_e(title)}</b></figcaption>"
+                     f"<img src=\"{data_url(data, mime)}\" alt=\"{_e(title)}\"><figcaption>{_e(name)}</figcaption></figure>")
+    parts.append("</div>")
     for note in notes:
         parts.append(f"<p class='note'>{_e(note)}</p>")
     if shown:
