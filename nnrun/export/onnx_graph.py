@@ -22,6 +22,7 @@ import warnings
 import torch
 
 from nnrun.errors import UserError
+from nnrun.export.graph_check import OWN_LOCATION
 from nnrun.network.predictor import Predictor
 
 OPSET = 20          # the newest opset torch's TorchScript-based exporter writes
@@ -92,7 +93,7 @@ def _make_external(initializer):
     initializer.data_location = onnx.TensorProto.EXTERNAL
     del initializer.external_data[:]
     entry = initializer.external_data.add()
-    entry.key, entry.value = "location", "nnrun-model-file"
+    entry.key, entry.value = "location", OWN_LOCATION
 
 
 def standalone_model(network, preprocessing, classes, metadata):

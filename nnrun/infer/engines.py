@@ -7,6 +7,10 @@ ONNX Runtime as the graph the model file carries (nnrun.export.onnx_graph).
 """
 import numpy as np
 
+from nnrun.errors import UserError
+
+OUTPUTS = ("probabilities", "reconstruction", "reconstruction_error")
+
 
 class OnnxEngine:
     """ONNX Runtime on the CPU. The model file's arrays are handed to the session as the graph's
@@ -15,24 +19,48 @@ class OnnxEngine:
 
     name = "onnx"
 
-    def __init__(self, record, tensors, threads=None):
+    def __init__(self, record, tensors, threads=None, where="the model file"):
         import onnxruntime
 
+        graph, weights, self.outputs = _checked(record, tensors, where)
         options = onnxruntime.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        names = list(record["weights"])
+        names = list(weights)
         # ONNX Runtime reads these buffers for as long as the session lives: keep them with it.
-        self._arrays = [np.ascontiguousarray(tensors[record["weights"][name]]) for name in names]
-        self._values = [onnxruntime.OrtValue.ortvalue_from_numpy(a) for a in self._arrays]
-        options.add_external_initializers(names, self._values)
-        self.session = onnxruntime.InferenceSession(record["graph"], options, providers=["CPUExecutionProvider"])
-        self.outputs = list(record["outputs"])
+        self._arrays = [np.ascontiguousarray(tensors[weights[name]]) for name in names]
+        try:
+            self._values = [onnxruntime.OrtValue.ortvalue_from_numpy(a) for a in self._arrays]
+            options.add_external_initializers(names, self._values)
+            self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except Exception as problem:  # onnxruntime's own exception types, for a graph it cannot take
+            first = (str(problem).strip().splitlines() or [type(problem).__name__])[0][:300]
+            raise UserError(f"{where}: ONNX Runtime cannot load its graph ({first})") from None
+        if [o.name for o in self.session.get_outputs()] != self.outputs:
+            raise UserError(f"{where}: its ONNX graph's outputs are not {', '.join(self.outputs)}")
 
     def run(self, stored):
         values = self.session.run(self.outputs, {"input": np.ascontiguousarray(stored)})
         return dict(zip(self.outputs, values))
+
+
+def _checked(record, tensors, where):
+    """(graph bytes, {initializer: tensor name}, output names) of a graph record that is what
+    nnrun writes; UserError otherwise (see nnrun.export.graph_check)."""
+    from nnrun.export.graph_check import check_graph
+
+    graph, weights, outputs = (record.get(key) if isinstance(record, dict) else None
+                               for key in ("graph", "weights", "outputs"))
+    if not (isinstance(graph, bytes) and isinstance(weights, dict) and isinstance(outputs, list)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in weights.items())
+            and set(outputs) <= set(OUTPUTS) and outputs):
+        raise UserError(f"{where}: its ONNX graph record is malformed")
+    for name in weights.values():
+        if not isinstance(tensors.get(name), np.ndarray):
+            raise UserError(f"{where}: its ONNX graph names a weight the file lacks ({name})")
+    check_graph(graph, weights, where)
+    return graph, weights, outputs
 
 
 class TorchEngine:

@@ -69,7 +69,7 @@ class Model:
         if self._engine is None:
             if self.engine_name == "onnx":
                 from nnrun.infer.engines import OnnxEngine
-                self._engine = OnnxEngine(self.payload["onnx"], self.payload["tensors"], self.threads)
+                self._engine = OnnxEngine(self.payload["onnx"], self.payload["tensors"], self.threads, self.path)
             else:
                 from nnrun.infer.engines import TorchEngine
                 from nnrun.model_io import select_device
