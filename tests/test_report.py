@@ -85,3 +85,12 @@ def test_bad_runs_are_one_line_errors_and_write_nothing(cli, tmp_path, runs):
     assert not (fresh / "report").exists() and not (fresh / "report.html").exists()
     bad = cli("report", runs["table"], "-o", tmp_path / "nowhere" / "r.html")
     assert bad.code == 2 and "does not exist" in bad.stderr
+
+
+def test_class_names_are_plain_text_in_pictures():
+    from nnrun.report.confusion import confusion_figure, per_class_figure
+    from nnrun.report.figures import png_bytes
+    classes = ["a$b", "$\\frac{", "x" * 40]  # `$` would start matplotlib's mathtext
+    assert png_bytes(confusion_figure([[3, 1, 0], [0, 2, 1], [1, 0, 5]], classes)).startswith(b"\x89PNG")
+    per = {c: {"precision": 0.5, "recall": 0.5, "count": 3} for c in classes}
+    assert png_bytes(per_class_figure(per)).startswith(b"\x89PNG")

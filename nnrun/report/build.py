@@ -45,6 +45,7 @@ def _dataset(summary):
 def gather(summary):
     """[(title, file name, bytes, mime)] and notes for the run's report."""
     from nnrun.report import confusion, curves, mistakes, weights
+    from nnrun.report.confusion import plain_label
     from nnrun.report.figures import png_bytes
 
     best = summary.best or summary.metrics[-1]
@@ -62,7 +63,7 @@ def gather(summary):
     if predictions is not None and positive is not None:
         add(f"precision-recall, epoch {predictions['epoch']} on {predictions['split']}", "precision-recall.png",
             curves.pr_figure(predictions["labels"] == positive, predictions["probabilities"][:, positive],
-                             best.get("threshold"), f"class {classes[positive]}"))
+                             best.get("threshold"), f"class {plain_label(classes[positive], 40)}"))
     if "confusion-matrix" in best:
         add(f"confusion matrix, epoch {best['epoch']} on {split}", "confusion-matrix.png",
             confusion.confusion_figure(best["confusion-matrix"], classes, f"epoch {best['epoch']} on {split}"))

@@ -13,9 +13,11 @@ from nnrun.train.metrics import per_class
 MARGIN_COLOUR = "#e8f0e8"
 
 
-def _label(name, limit=14):
+def plain_label(name, limit=14):
+    """A class name as plain text for matplotlib: shortened, and `$` escaped (it starts mathtext)."""
     name = str(name)
-    return name if len(name) <= limit else name[:limit - 1] + "…"
+    name = name if len(name) <= limit else name[:limit - 1] + "…"
+    return name.replace("$", r"\$")
 
 
 def confusion_figure(matrix, classes, title="confusion matrix"):
@@ -48,7 +50,7 @@ def confusion_figure(matrix, classes, title="confusion matrix"):
         for j in range(k):
             ax.text(j, k, f"{precision[j]:.3f}", ha="center", va="center", fontsize=size)
     ax.text(k, k, f"{accuracy:.3f}", ha="center", va="center", fontsize=size, fontweight="bold")
-    names = [_label(c) for c in classes]
+    names = [plain_label(c) for c in classes]
     ax.set_xticks(range(k + 1), names + ["recall"], rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
     ax.set_yticks(range(k + 1), names + ["precision"])
     ax.set_xlabel("predicted")
@@ -69,7 +71,7 @@ def per_class_figure(per_class_metrics, title="per-class precision and recall"):
     x = np.arange(k)
     ax.bar(x - 0.2, [per_class_metrics[n]["precision"] for n in names], 0.4, label="precision")
     ax.bar(x + 0.2, [per_class_metrics[n]["recall"] for n in names], 0.4, label="recall")
-    ax.set_xticks(x, [_label(n) for n in names], rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
+    ax.set_xticks(x, [plain_label(n) for n in names], rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
     ax.set_ylim(0, 1.05)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)

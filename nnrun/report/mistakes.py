@@ -3,6 +3,7 @@ the selection split that the best epoch got wrong with the highest probability f
 chose, one row per actual class. The pixels come from the prepared dataset (as stored, 0..255)."""
 import numpy as np
 
+from nnrun.report.confusion import plain_label
 from nnrun.report.figures import figure
 
 PER_CLASS = 8
@@ -37,7 +38,7 @@ def mistakes_figure(found, images, classes):
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if c == 0:
-                ax.set_ylabel(f"actual\n{str(classes[k])[:14]}", fontsize=8)
+                ax.set_ylabel(f"actual\n{plain_label(classes[k])}", fontsize=8)
             if c >= len(found[k]):
                 continue
             row, predicted, probability = found[k][c]
@@ -46,7 +47,7 @@ def mistakes_figure(found, images, classes):
                 ax.imshow(pixels.transpose(1, 2, 0))
             else:
                 ax.imshow(pixels[0], cmap="gray", vmin=0, vmax=255)
-            ax.set_title(f"{str(classes[predicted])[:12]} {probability:.2f}", fontsize=7)
+            ax.set_title(f"{plain_label(classes[predicted], 12)} {probability:.2f}", fontsize=7)
     fig.suptitle("most confident mistakes (predicted class, its probability)", fontsize=9)
     fig.tight_layout()
     return fig

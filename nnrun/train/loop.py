@@ -8,19 +8,19 @@ new best, on Ctrl-C / SIGTERM (the epoch in progress is dropped; both checkpoint
 at a non-finite loss (a UserError naming the epoch and batch; the last good checkpoints stay).
 At the end the best epoch's confusion matrix is shown, and when a test split exists the best
 checkpoint is measured on it at its stored threshold.
+
+Observers (nnrun.train.run_record: status.json, predictions, first-layer weights, TensorBoard)
+hear of the start, the progress within an epoch, each finished epoch and the end.
 """
 import math
-import signal
 import sys
-import threading
 import time
-
-import click
 
 from nnrun.checkpoint import read_checkpoint
 from nnrun.errors import UserError
 from nnrun.model_io import save_model
 from nnrun.train import report
+from nnrun.train.console import Console, StopSignal
 from nnrun.train.evaluation import denoising_metrics, evaluate, evaluate_outputs
 from nnrun.train.metrics import score as metric_score
 from nnrun.train.optimizers import learning_rates
@@ -28,45 +28,6 @@ from nnrun.train.run_folder import BEST, LAST, TEST, write_json_atomic
 from nnrun.train.run_record import Observers, default_observers
 from nnrun.train.state import rng_state, set_rng_state
 from nnrun.train.step import EpochRunner, NonFiniteLoss
-
-
-class StopSignal:
-    """Turns SIGINT/SIGTERM into a flag the loop polls; a second Ctrl-C stops at once."""
-
-    def __init__(self):
-        self.requested = None
-        self._previous = {}
-
-    def __call__(self):
-        return self.requested is not None
-
-    def _handle(self, signum, frame):
-        if self.requested is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        return False
-
-
-class Console:
-    """What the run says: to the terminal (unless quiet) and always to the run's log."""
-
-    def __init__(self, folder, quiet):
-        self.folder, self.quiet = folder, quiet
-
-    def say(self, text, always=False, err=False):
-        self.folder.log(text)
-        if always or not self.quiet:
-            click.echo(text, err=err)
 
 
 class Trainer:

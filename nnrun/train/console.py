@@ -1,0 +1,45 @@
+"""What surrounds the training loop: the stop signal it polls (Ctrl-C / SIGTERM) and the console
+it speaks through (the terminal unless quiet, and always the run's log)."""
+import signal
+import threading
+
+import click
+
+
+class StopSignal:
+    """Turns SIGINT/SIGTERM into a flag the loop polls; a second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.requested = None
+        self._previous = {}
+
+    def __call__(self):
+        return self.requested is not None
+
+    def _handle(self, signum, frame):
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+class Console:
+    """What the run says: to the terminal (unless quiet) and always to the run's log."""
+
+    def __init__(self, folder, quiet):
+        self.folder, self.quiet = folder, quiet
+
+    def say(self, text, always=False, err=False):
+        self.folder.log(text)
+        if always or not self.quiet:
+            click.echo(text, err=err)
