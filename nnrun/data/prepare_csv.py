@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnrun.data.files import csv_separator
 from nnrun.data.prepare_arrays import block_rows, write_splits
 from nnrun.data.prepare_manifest import file_source, manifest
 from nnrun.data.prepare_output import prepare_into
@@ -21,8 +22,6 @@ from nnrun.errors import UserError, did_you_mean
 
 CHUNK_ROWS = 50_000
 LISTED = 60  # columns named in a "no such column" message
-TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t"}
-COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zip")
 
 
 @dataclass
@@ -86,11 +85,9 @@ def prepare_csv(path, out, options, *, command, force=False, quiet=False):
 
 def text_separator(path):
     """The field separator for a .csv/.tsv file, optionally compressed; else a UserError."""
-    name = path.name.lower()
-    for compression in COMPRESSED:
-        for suffix, sep in TEXT_SUFFIXES.items():
-            if name.endswith(suffix + compression):
-                return sep
+    sep = csv_separator(path)
+    if sep is not None:
+        return sep
     suffix = "".join(path.suffixes[-2:]) or "(none)"
     raise UserError(f'{path}: unknown extension "{suffix}"; give a .csv or .tsv file '
                     f"(optionally .gz, .bz2, .xz or .zip)")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnrun.data.files import natural_key
 from nnrun.data.prepare_arrays import write_splits
 from nnrun.data.prepare_decode import EXTENSIONS
 from nnrun.data.prepare_image_cache import decode_all
@@ -116,7 +117,7 @@ def _splits(src, items, readable, options):
 
 def scan(src, options):
     """The items of SRC in natural order, and the layout's name; UserError for anything odd."""
-    entries = sorted((e for e in src.iterdir() if _visible(e.name)), key=lambda e: natural(e.name))
+    entries = sorted((e for e in src.iterdir() if _visible(e.name)), key=lambda e: natural_key(e.name))
     folders = [e for e in entries if e.is_dir()]
     files = [e for e in entries if not e.is_dir()]
     if not entries:
@@ -162,11 +163,6 @@ def scan(src, options):
     return items, "flat, label from file name"
 
 
-def natural(text):
-    """Sort key that orders embedded numbers by value: a2 < a10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text, flags=re.ASCII)]
-
-
 def _visible(name):
     return not name.startswith(".") and name.lower() not in IGNORED
 
@@ -174,7 +170,7 @@ def _visible(name):
 def _files_under(folder):
     found = [p for p in folder.rglob("*") if p.is_file()
              and all(_visible(part) for part in p.relative_to(folder).parts)]
-    return sorted(found, key=lambda p: natural(p.relative_to(folder).as_posix()))
+    return sorted(found, key=lambda p: natural_key(p.relative_to(folder).as_posix()))
 
 
 def _check_extensions(src, files):

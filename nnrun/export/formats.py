@@ -12,10 +12,10 @@ Every output appears whole or not at all.
 """
 import json
 import os
-import tempfile
 import warnings
 
 from nnrun import __version__
+from nnrun.atomic import atomic_file
 from nnrun.errors import UserError
 
 FORMATS = {".onnx": "onnx", ".safetensors": "safetensors", ".pt": "torchscript", ".ts": "torchscript",
@@ -60,7 +60,8 @@ def export_model(checkpoint, out, fmt):
     else:
         data = _traced(payload, fmt)
     if data is not None:
-        write_atomically(out, data)
+        with atomic_file(out, "wb") as f:
+            f.write(data)
     return os.path.getsize(out)
 
 
@@ -108,17 +109,3 @@ def _with_graph(checkpoint, payload, out):
     original = read_checkpoint(checkpoint)  # tensors as torch, so a last.nnrun still resumes
     original["onnx"] = record
     write_checkpoint(out, original)
-
-
-def write_atomically(path, data):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"{path}: the folder {folder} does not exist")
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise

@@ -1,22 +1,18 @@
-"""Inference on saved checkpoints: `nnrun infer` and `nnrun kaggle-submit`.
+"""Inference on saved model files: `nnrun infer` and `nnrun kaggle-submit`.
 
-One job per module, in the order data flows through them:
+Read top to bottom, as the data flows:
 
-    meta.py        what a checkpoint says (classes, threshold, preprocessing), read without torch
-                   or its arrays
-    inputs.py      the inputs of every kind (image files and folders, CSV rows, prepared splits)
-    images.py      decoding image files in worker processes, in order, with the training decoder
-    pipeline.py    the order of start-up: workers forked first, then the checkpoints read
-    handoff.py     the numpy network handed to workers forked before it existed (shared memory)
-    tables.py      CSV feature rows in chunks, checked against the checkpoint's feature columns
-    model.py       a checkpoint opened for inference: preprocessing + an engine
-    engine_torch.py / engine_numpy.py   running the network (torch: any layer, GPU; numpy: a lean
-                   CPU path for common layers that spares the ~2 s torch import)
-    blas.py, memory.py  process tuning for the numpy engine (BLAS threads, malloc thresholds)
-    predict.py     probability maps, the threshold decision, top-k, reconstruction errors
-    output.py      JSON lines / CSV / table writers, streamed, and atomic output files
-    submission.py  Kaggle submissions: ids, ordering, sample-submission check, the CSV itself
-    ids.py         natural ordering of ids
+    inputs.py      the one front door: image files and folders, CSV rows, prepared splits
+    images.py      decoding images in a pool of worker processes (which also predict, with
+                   ONNX Runtime), in order, with the training decoder
+    tables.py      CSV feature rows in chunks, checked against the model's feature columns
+    model.py       a model file opened: classes, decision, preprocessing, and its engine
+    engines.py     ONNX Runtime (CPU, no torch) or torch (any device) running the network
+    predict.py     the threshold decision, top-k, ensembles and mirror test-time augmentation
+    output.py      JSON lines / CSV / table writers, streamed
+    submission.py  Kaggle submissions: ids, order, the sample-submission check, the CSV
+    run.py, submit_run.py   the two commands, start to finish
 
-Nothing here imports torch at module level: the numpy engine must be able to run without it.
+The rules shared with `prepare` (which files are CSV or images, natural order of ids) are in
+nnrun/data/files.py; the network's outputs are defined once in nnrun/network/predictor.py.
 """

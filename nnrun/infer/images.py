@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnrun.data.prepare_decode import EXTENSIONS, UnreadableImage, decode_image
+from nnrun.data.prepare_decode import UnreadableImage, decode_image
 
 CHUNK = 64       # the most files in a chunk
 SMALLEST = 8     # the least, at the very end
@@ -34,10 +34,6 @@ class Decoded:
     @property
     def readable(self):
         return [i for i in range(self.count) if i not in self.problems]
-
-
-def is_image_file(path):
-    return os.path.splitext(str(path))[1].lower() in EXTENSIONS
 
 
 def chunk_bounds(count, workers, largest=CHUNK, smallest=SMALLEST):

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from nnrun.data.files import csv_separator, is_image_file, natural_key
 from nnrun.errors import UserError
 from nnrun.infer import tables
-from nnrun.infer.ids import natural_key
-from nnrun.infer.images import ImageReader, is_image_file
+from nnrun.infer.images import ImageReader
 
 
 @dataclass
@@ -219,7 +219,7 @@ def discover(inputs, *, split=None, id_column=None, label_column=None):
                                 f"{', '.join(sorted({'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp'}))} ...)")
             files.extend(found)
             names.extend(found)
-        elif tables.csv_separator(path):
+        elif csv_separator(path):
             flush()
             sources.append(TableSource(path, id_column, label_column))
         elif is_image_file(path):

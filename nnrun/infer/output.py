@@ -8,10 +8,7 @@ autoencoder its reconstruction error, and a labelled input its true label.
 """
 import csv
 import json
-import os
 import sys
-import tempfile
-from contextlib import contextmanager
 
 FORMATS = ("jsonl", "csv", "table")
 
@@ -19,30 +16,6 @@ FORMATS = ("jsonl", "csv", "table")
 def number(value):
     """A probability or error for the output: 6 significant digits, as a plain float."""
     return float(f"{value:.6g}")
-
-
-@contextmanager
-def atomic_file(path, newline=""):
-    """Open a temporary file beside `path` for writing text; it replaces `path` only when the
-    block finishes without an error, and is removed otherwise."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        from nnrun.errors import UserError
-        raise UserError(f"{path}: the folder {folder} does not exist")
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline=newline, encoding="utf-8") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 class Results:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from nnrun.errors import UserError
 from nnrun.infer.inputs import BadItems, discover
 from nnrun.infer.model import PredictOptions, open_models
-from nnrun.infer.output import Progress, Results, atomic_file, make_writer
+from nnrun.atomic import atomic_file
+from nnrun.infer.output import Progress, Results, make_writer
 from nnrun.infer.predict import Decision, Work, stored_values, top_k
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from nnrun.errors import UserError
-from nnrun.infer.ids import check_unique, id_order, sort_ids
-from nnrun.infer.images import is_image_file
+from nnrun.data.files import check_unique, id_order, sort_ids
+from nnrun.data.files import csv_separator, is_image_file
 from nnrun.infer.inputs import DatasetSource, ImageSource, TableSource, is_dataset
-from nnrun.infer.output import atomic_file
+from nnrun.atomic import atomic_file
 from nnrun.infer import tables
 
 SHOWN = 5
@@ -47,7 +47,7 @@ def open_test_set(test, *, id_column=None, split=None):
         raise UserError("--split is for a prepared dataset TEST, and this is not one")
     if path.is_dir():
         return _image_test_set(path)
-    if tables.csv_separator(path):
+    if csv_separator(path):
         return _csv_test_set(path, id_column)
     raise UserError(f"{test}: TEST is a folder of images, a prepared dataset or a CSV file with an id column")
 

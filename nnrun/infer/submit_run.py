@@ -7,7 +7,7 @@ file appears only when every row is there.
 from dataclasses import dataclass, field
 
 from nnrun.errors import UserError
-from nnrun.infer.ids import sort_ids
+from nnrun.data.files import sort_ids
 from nnrun.infer.inputs import BadItems
 from nnrun.infer.model import PredictOptions, open_models
 from nnrun.infer.output import Progress

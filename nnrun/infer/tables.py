@@ -9,19 +9,10 @@ numbered from 1 after the header, as `nnrun prepare csv` numbers them.
 The CSV reading itself is `nnrun prepare csv`'s, imported only when a table is read: image
 inputs (the usual case of a submission) never pay for it.
 """
+from nnrun.data.files import csv_separator
 from nnrun.errors import UserError, did_you_mean
 
 CHUNK_ROWS = 50_000
-
-
-def csv_separator(path):
-    """',' or '\\t' for a .csv/.tsv file (optionally compressed); None for other files."""
-    name = str(path).lower()
-    for compression in ("", ".gz", ".bz2", ".xz", ".zip"):
-        for suffix, sep in ((".csv", ","), (".tsv", "\t"), (".txt", ",")):
-            if name.endswith(suffix + compression):
-                return sep
-    return None
 
 
 def read_columns(path):

@@ -1,7 +1,27 @@
-"""Ids of test items: their natural order, and a check that they are unique."""
+"""Rules about input files that `prepare`, `infer` and `kaggle-submit` share: which files are
+CSV tables and which images, and the natural order of names and ids."""
+import os
 import re
 
+from nnrun.data.prepare_decode import EXTENSIONS as IMAGE_EXTENSIONS
 from nnrun.errors import UserError
+
+CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zip")
+
+
+def csv_separator(path):
+    """',' or '\\t' for a .csv/.tsv file, optionally compressed (.gz .bz2 .xz .zip); else None."""
+    name = os.fspath(path).lower()
+    for compression in COMPRESSED:
+        for suffix, sep in CSV_SUFFIXES.items():
+            if name.endswith(suffix + compression):
+                return sep
+    return None
+
+
+def is_image_file(path):
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _DIGITS = re.compile(r"(\d+)", flags=re.ASCII)
