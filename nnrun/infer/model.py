@@ -45,6 +45,8 @@ class Model:
                 raise UserError(f"{self.path}: the network gives {width} outputs per input, but the checkpoint "
                                 f"names {k} classes ({', '.join(self.classes[:10])})")
         self._engine = None
+        if self.engine_name == "onnx":
+            import onnxruntime  # noqa: F401  (here, once: image workers forked later inherit it)
 
     # ---- what it takes
     @property
