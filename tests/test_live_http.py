@@ -180,3 +180,20 @@ def test_watch_refuses_what_is_not_a_run(cli, tmp_path):
         result = cli("watch", path, "--bind", "0")
         assert result.code == 2 and words in result.stderr, result
         assert "Traceback" not in result.output
+
+
+def test_mid_epoch_only_the_status_is_read_again(tmp_path, capsys):
+    run = make_run(tmp_path / "run", bars(tmp_path / "ds"), CLASSES, [M1], state="running")
+    site = Site(run)
+    first = site.view(".")
+    status = json.loads((run / "status.json").read_text())
+    status["in-progress"] = {"epoch": 2, "samples": 500, "of": 1000, "samples-per-second": 250.0}
+    (run / "status.json").write_text(json.dumps(status))
+    second = site.view(".")
+    assert second["in_progress"]["samples"] == 500 and second["signature"] != first["signature"]
+    assert second["content"] == first["content"] and second["series"] is first["series"]  # not rebuilt
+    with open(run / "metrics.jsonl", "a") as f:  # an epoch's line caught half-written
+        f.write('{"epoch": 2, "train-lo')
+    third = site.view(".")
+    assert third["content"] != first["content"] and third["epochs"] == 1 and third["warnings"] == []
+    assert "damaged" not in capsys.readouterr().err

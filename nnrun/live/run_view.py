@@ -15,7 +15,9 @@ from nnrun.errors import UserError
 # The per-epoch numbers the page draws as curves (key in metrics.jsonl).
 SERIES = ("train-loss", "loss", "accuracy", "precision", "recall", "f-beta", "average-precision",
           "threshold", "learning-rate", "samples-per-second")
-WATCHED = (runs.METRICS, runs.STATUS, runs.RUN_INFO, runs.CONFIG, runs.TEST,
+# The files whose change means an epoch ended (or the run's facts changed). status.json is kept
+# apart: it changes every ~2 s during an epoch, and only the header follows it.
+CONTENT = (runs.METRICS, runs.RUN_INFO, runs.CONFIG, runs.TEST,
            f"{runs.PREDICTIONS}/last.npz", f"{runs.PREDICTIONS}/best.npz")
 
 _warned = set()
@@ -40,11 +42,31 @@ def stamp(path):
     return (st.st_mtime_ns, st.st_size)
 
 
-def signature(folder):
-    """Changes whenever a file the page shows changes: a few `stat` calls, cheap every second."""
+def signatures(folder):
+    """(content, status): each changes when its files change; a few `stat` calls."""
     folder = Path(folder)
-    parts = [folder.is_dir()] + [stamp(folder / name) for name in WATCHED]
-    return format(hash(tuple(parts)) & 0xFFFFFFFFFFFF, "x")
+    content = [folder.is_dir()] + [stamp(folder / name) for name in CONTENT]
+    return _short(tuple(content)), _short(stamp(folder / runs.STATUS))
+
+
+def _short(value):
+    return format(hash(value) & 0xFFFFFFFFFFFF, "x")
+
+
+def with_status(view, folder, status_signature):
+    """`view` with only status.json read again: mid-epoch, the in-progress line moves on."""
+    status = runs.status_of(folder, [])
+    if status.get("inferred"):  # status.json gone: the files decide, the next full build says
+        return None
+    if status.get("epoch-count") is None:
+        status["epoch-count"] = view.get("epoch_count")
+    return {**view, **_status_part(status), "status_signature": status_signature,
+            "signature": f"{view['content']}-{status_signature}"}
+
+
+def _status_part(status):
+    return {"state": status.get("state"), "status": status, "epoch_count": status.get("epoch-count"),
+            "in_progress": status.get("in-progress") if status.get("state") == "running" else None}
 
 
 def read_text(path, limit=1 << 20):
@@ -84,7 +106,9 @@ def dataset_manifest(info):
 def build(folder, run_id):
     """The page's view of the run in `folder`."""
     folder = Path(folder)
-    view = {"id": run_id, "name": folder.name, "signature": signature(folder)}
+    content, status_signature = signatures(folder)
+    view = {"id": run_id, "name": folder.name, "content": content, "status_signature": status_signature,
+            "signature": f"{content}-{status_signature}"}
     try:
         run = runs.read_run(folder)
     except UserError:
@@ -93,6 +117,9 @@ def build(folder, run_id):
                     message=f"the run folder {folder} is gone (deleted or moved)" if gone else
                     "the run folder holds no run.json or metrics.jsonl yet")
         return view
+    unfinished = _unfinished_line(folder / runs.METRICS)
+    if unfinished:  # an epoch's line being appended this instant is not damaged
+        run.warnings = [w for w in run.warnings if not w.endswith(f":{unfinished}: damaged line skipped")]
     for warning in run.warnings:
         warn_once(warning)
     records, status = run.metrics, run.status
@@ -101,10 +128,9 @@ def build(folder, run_id):
     best = run.best
     metric = run.metric
     view.update(
-        state=status.get("state"), status=status,
+        **_status_part(status),
         warnings=[w.replace(str(folder) + os.sep, "") for w in run.warnings], waiting=not records,
-        epochs=len(records), epoch=run.epochs, epoch_count=status.get("epoch-count"),
-        in_progress=status.get("in-progress") if status.get("state") == "running" else None,
+        epochs=len(records), epoch=run.epochs,
         classes=class_names(last, manifest), kind=(manifest or {}).get("kind"),
         metric=metric, metric_label=metric_label(metric, last),
         best_value=best.get(metric) if best else None, best_epoch=best["epoch"] if best else None,
@@ -116,6 +142,15 @@ def build(folder, run_id):
         files=_listing(folder),
     )
     return view
+
+
+def _unfinished_line(path):
+    """The number of the last line of `path` when it has no newline yet, else None."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return data.count(b"\n") + 1 if data and not data.endswith(b"\n") else None
 
 
 def _listing(folder):

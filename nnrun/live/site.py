@@ -110,16 +110,18 @@ class Site:
         folder = self.run_folder(run_id)
         if folder is None:
             return None
-        key = run_view.signature(folder)
+        content, status = run_view.signatures(folder)
         with self._lock:
             cached = self._views.get(run_id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        view = run_view.build(folder, run_id)
-        if run_id == ".":
-            view["name"] = folder.name
+        view = None
+        if cached is not None and cached["content"] == content:
+            if cached["status_signature"] == status:
+                return cached
+            view = run_view.with_status(cached, folder, status)  # mid-epoch: the cheap way
+        if view is None:
+            view = run_view.build(folder, run_id)
         with self._lock:
-            self._views[run_id] = (key, view)
+            self._views[run_id] = view
         return view
 
     def overview(self):

@@ -77,6 +77,6 @@ function short(value) {
   const a = Math.abs(value);
   if (a === 0) return "0";
   if (a >= 10000) return (value / 1000).toFixed(0) + "k";
-  if (a < 0.001) return value.toExponential(0);
+  if (a < 0.001) return value.toExponential(1);
   return String(+value.toPrecision(3));
 }

@@ -54,7 +54,13 @@ async function refreshRun(id, selected) {
   if (view.error) { delete state.views[id]; return; }
   if (view.unchanged) return;
   state.views[id] = view;
-  if (selected) { state.view = view; renderRun(view); } else renderCurves();
+  // Mid-epoch only status.json moves: redraw the header, not the matrices and curves.
+  const epochsChanged = !known || known.content !== view.content;
+  if (selected) {
+    state.view = view;
+    if (epochsChanged || state.rendered !== id) renderRun(view);
+    else renderStatus(view);
+  } else if (epochsChanged) renderCurves();
 }
 
 // ---- the list of runs (a folder of runs)
@@ -95,13 +101,10 @@ function select(id) {
 
 // ---- one run
 function renderRun(view) {
+  state.rendered = view.id;
   $("run-name").textContent = view.name;
   document.title = `${view.name} \u2014 nnrun live`;
-  const badge = $("state");
-  badge.textContent = view.state;
-  badge.className = `badge state-${view.state}`;
-  show(badge, true);
-  renderHeader(view);
+  renderStatus(view);
   renderWarnings(view.warnings || []);
   if (view.state === "gone" || view.waiting) {
     renderNotice(view.state === "gone" ? view.message : "waiting for the first epoch \u2014 the page fills in when it ends");
@@ -112,6 +115,14 @@ function renderRun(view) {
   renderCurves();
   renderFacts(view);
   if (state.cell) openCell(state.cell.which, state.cell.actual, state.cell.predicted);
+}
+
+function renderStatus(view) {
+  const badge = $("state");
+  badge.textContent = view.state;
+  badge.className = `badge state-${view.state}`;
+  show(badge, true);
+  renderHeader(view);
 }
 
 function renderHeader(view) {
@@ -229,7 +240,8 @@ function renderCurves() {
   const colourOf = id => PALETTE[(state.site.runs || []).findIndex(r => r.id === id) % PALETTE.length] || PALETTE[0];
   if (many) runs.forEach(id => legend.append(el("span", {class: "key"}, swatch(colourOf(id)), id)));
   for (const [key, title, parts] of CURVES) {
-    const label = title || (view ? view.metric_label : key);
+    const beta = view && view.current && view.current.beta !== undefined ? view.current.beta : 1;
+    const label = title || `F${+beta}`;
     const lines = [], marks = [];
     for (const id of runs) {
       const v = state.views[id];
