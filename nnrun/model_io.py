@@ -99,9 +99,17 @@ def read_model(path):
 
 def network_from_payload(payload, device="cpu", dtype=None):
     """The torch network of a payload from `read_model`, its weights loaded, in eval mode."""
-    from nnrun.network.build import build_network
+    from nnrun.network.build import build_network, count_parameters
 
-    network = build_network(payload["plan"])
+    where = f"{payload['path']}: network"
+    # The description is planned from the file: refuse one that asks for more weights than the
+    # file holds before they are allocated (a tampered layer of a billion units, say).
+    needed = sum(count_parameters(payload["plan"], where).values())
+    stored = sum(int(getattr(value, "size", 0)) for value in payload["tensors"].values())
+    if needed > stored:
+        raise UserError(f"{where}: its description has {needed:,} parameters but the file stores "
+                        f"only {stored:,} values")
+    network = build_network(payload["plan"], where=where)
     state = {name: torch.as_tensor(value) for name, value in payload["tensors"].items()}
     try:
         network.load_state_dict(state, strict=True)

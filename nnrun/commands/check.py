@@ -16,7 +16,7 @@ def check(config, overrides, fmt):
     from nnrun.network.build import count_parameters
 
     spec = load_spec(config, overrides)
-    counts = count_parameters(spec.plan)
+    counts = count_parameters(spec.plan, f"{config}: network")
     rows = [{"index": node.index, "id": node.id, "layer": node.layer, "parents": node.parents,
              "output-shape": node.out_shape.to_list(), "parameters": counts[node.id]}
             for node in spec.plan.nodes]

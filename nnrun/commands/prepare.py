@@ -8,7 +8,7 @@ import shlex
 
 import click
 
-SEED = click.option("--seed", type=int, default=0, show_default=True,
+SEED = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
                     help="Random seed of the split (and of demo data); the same seed gives the same split.")
 FORCE = click.option("--force", is_flag=True,
                      help="Replace a different dataset already in OUT, and redo work a previous run left.")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import edn_format
 from edn_format import Keyword, Symbol
 
+from nnrun.config.limits import check_depth
 from nnrun.errors import UserError
 
 
@@ -62,6 +63,7 @@ def _call_to_plain(form):
 
 def loads(text, source="config"):
     """Parse EDN text; a file of several forms (e.g. `(def net [...])`) keeps the last value."""
+    _check_depth(text, source)
     try:
         forms = edn_format.loads_all(text)
     except Exception as problem:  # the EDN library raises several types, none with a line number
@@ -95,13 +97,8 @@ _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 
 
-def _locate(text):
-    """Find the line of an EDN syntax error the parser could not place.
-
-    Unbalanced brackets are found by scanning (strings and comments skipped); otherwise the
-    innermost map or collection that fails to parse on its own is reported.
-    """
-    stack, spans = [], []
+def _brackets(text):
+    """(character, line, position) of each bracket outside strings, comments and character literals."""
     line, i, n = 1, 0, len(text)
     while i < n:
         ch = text[i]
@@ -122,16 +119,36 @@ def _locate(text):
         elif ch == "\\":  # character literal such as \( or \space
             i += 2
             continue
-        elif ch in _OPEN:
-            stack.append((ch, line, i))
-        elif ch in _CLOSE:
-            if not stack:
-                return f"at line {line} (unexpected '{ch}')"
-            opener, open_line, start = stack.pop()
-            if _OPEN[opener] != ch:
-                return f"at line {line} ('{ch}' closes the '{opener}' opened at line {open_line})"
-            spans.append((start, i + 1, open_line))
+        elif ch in _OPEN or ch in _CLOSE:
+            yield ch, line, i
         i += 1
+
+
+def _check_depth(text, source):
+    """Refuse deep nesting before the parser (and to_plain, which recurse) see it."""
+    depth = 0
+    for ch, line, _ in _brackets(text):
+        depth += 1 if ch in _OPEN else -1
+        check_depth(depth, source, line)
+
+
+def _locate(text):
+    """Find the line of an EDN syntax error the parser could not place.
+
+    Unbalanced brackets are found by scanning (strings and comments skipped); otherwise the
+    innermost map or collection that fails to parse on its own is reported.
+    """
+    stack, spans = [], []
+    for ch, line, i in _brackets(text):
+        if ch in _OPEN:
+            stack.append((ch, line, i))
+            continue
+        if not stack:
+            return f"at line {line} (unexpected '{ch}')"
+        opener, open_line, start = stack.pop()
+        if _OPEN[opener] != ch:
+            return f"at line {line} ('{ch}' closes the '{opener}' opened at line {open_line})"
+        spans.append((start, i + 1, open_line))
     if stack:
         opener, open_line, _ = stack[-1]
         return f"at line {open_line} ('{opener}' is never closed)"

@@ -4,6 +4,7 @@ from pathlib import Path
 import yaml
 
 from nnrun.config import edn
+from nnrun.config.limits import check_yaml_shape
 from nnrun.errors import UserError
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -53,6 +54,7 @@ class _Loader(yaml.SafeLoader):
 
 def _load_yaml(text, source):
     try:
+        check_yaml_shape(text, source)  # before building: deep nesting and alias bombs
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
@@ -72,6 +74,7 @@ def parse_override(text):
     if not sep or not key.strip():
         raise UserError(f"--set {text}: expected KEY.PATH=VALUE")
     try:
+        check_yaml_shape(raw, f"--set {text}")
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw  # not YAML: take the text as it is (a path with odd characters, say)

@@ -4,6 +4,7 @@ A section is a dict of `Field`s. `validate_map` fills in defaults, checks every 
 rejects unknown keys with a suggestion. Checks take (value, key path) and return the value
 (possibly normalised) or raise UserError naming the key path, e.g. `train.optimizer.learning-rate`.
 """
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -59,7 +60,10 @@ def validate_map(value, fields, path):
     return resolved
 
 
-def integer(minimum=None, maximum=None, null=False):
+LARGEST_INTEGER = 2**63 - 1  # what numpy and torch hold; a config number beyond it is a mistake
+
+
+def integer(minimum=None, maximum=LARGEST_INTEGER, null=False):
     def check(value, path):
         if value is None and null:
             return None
@@ -68,7 +72,7 @@ def integer(minimum=None, maximum=None, null=False):
         if minimum is not None and value < minimum:
             raise UserError(f"{path}: must be ≥ {minimum}, got {value}")
         if maximum is not None and value > maximum:
-            raise UserError(f"{path}: must be ≤ {maximum}, got {value}")
+            raise UserError(f"{path}: must be ≤ {maximum:,}, got {value:,}")
         return int(value)
     return check
 
@@ -79,6 +83,8 @@ def number(minimum=None, maximum=None, null=False, above=None):
             return None
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise UserError(f"{path}: must be a number, got {_kind(value)} {value!r}")
+        if not math.isfinite(value):  # NaN passes every comparison below; inf is never meant
+            raise UserError(f"{path}: must be a finite number, got {value}")
         if minimum is not None and value < minimum:
             raise UserError(f"{path}: must be ≥ {minimum}, got {value}")
         if above is not None and value <= above:

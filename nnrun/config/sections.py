@@ -159,7 +159,7 @@ TRAIN_FIELDS = {
     "schedule": Field(any_of(one_of(None), section(SCHEDULE_FIELDS, shorthand=lambda v, p: {"type": v})),
                       None, "learning-rate schedule: step, cosine or reduce-on-plateau"),
     "gradient-clipping": Field(number(above=0, null=True), None, "clip the gradient norm to this"),
-    "seed": Field(integer(0), 1, "seeds initialisation, sampling and augmentation"),
+    "seed": Field(integer(0, 2**32 - 1), 1, "seeds initialisation, sampling and augmentation (0 to 2³²−1)"),
     "device": Field(_device, "auto", "auto uses CUDA when there is one"),
     "precision": Field(one_of("float32", "float64", "bf16", "fp16"), "float32",
                        "bf16/fp16: mixed precision on CUDA"),

@@ -3,28 +3,40 @@
 They raise `ValueError` with a message about the value only; the planner adds the place
 (layer index, id, name) so every message reads the same way.
 """
+import math
 import numbers
 
 REQUIRED = object()
 
 
+# The largest size or count a layer argument may be: torch's dimensions are int64, and a layer
+# of 2**31 units is already far beyond any machine's memory (the planner checks the total).
+LARGEST = 2**31 - 1
+
+
 def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and -LARGEST <= value <= LARGEST
+
+
+def _bound(value):
+    """', at most N' when an integer is refused for its size alone."""
+    return f", at most {LARGEST:,}" if isinstance(value, numbers.Integral) and abs(value) > LARGEST else ""
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite number: NaN would pass every range check below, and nothing takes infinity."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def positive_int(value, name):
     if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
+        raise ValueError(f"{name} must be a whole number ≥ 1{_bound(value)}, got {value!r}")
     return int(value)
 
 
 def non_negative_int(value, name):
     if not _is_int(value) or value < 0:
-        raise ValueError(f"{name} must be a whole number ≥ 0, got {value!r}")
+        raise ValueError(f"{name} must be a whole number ≥ 0{_bound(value)}, got {value!r}")
     return int(value)
 
 
@@ -32,7 +44,7 @@ def pad_or_same(value, name):
     if value == "same":
         return "same"
     if not _is_int(value) or value < 0:
-        raise ValueError(f'{name} must be a whole number ≥ 0 or "same", got {value!r}')
+        raise ValueError(f'{name} must be a whole number ≥ 0{_bound(value)} or "same", got {value!r}')
     return int(value)
 
 

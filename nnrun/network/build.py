@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from nnrun.network.layers import REGISTRY
+from nnrun.network.memory import require_fit
 
 # Leaves whose activation the loss folds in, for numerical stability (log-softmax, BCE-with-logits).
 LOGIT_LEAVES = {"softmax": "cross-entropy", "logistic": "binary-cross-entropy"}
@@ -130,20 +131,24 @@ class Network(nn.Module):
         return outputs[self._leaves[0]] if len(self._leaves) == 1 else outputs
 
 
-def build_network(plan, device=None, dtype=None):
-    """The module for a plan, initialised as Cortex would (He/Xavier), on `device` in `dtype`."""
+def build_network(plan, device=None, dtype=None, where="network"):
+    """The module for a plan, initialised as Cortex would (He/Xavier), on `device` in `dtype`.
+    A network that cannot fit in this machine's memory is refused before anything is allocated."""
+    count_parameters(plan, where)
     network = Network(plan)
     if dtype is not None or device is not None:
         network = network.to(device=device, dtype=dtype)
     return network
 
 
-def count_parameters(plan):
-    """{node id: parameter count}, built on torch's meta device so nothing is allocated."""
+def count_parameters(plan, where="network"):
+    """{node id: parameter count}, built on torch's meta device so nothing is allocated;
+    UserError when the network could not fit in this machine's memory (nnrun/network/memory.py)."""
     with torch.device("meta"):
         network = Network(plan)
     counts = {}
     for node in plan.nodes:
         key = module_key(node.id)
         counts[node.id] = sum(p.numel() for p in network.layers[key].parameters()) if key in network.layers else 0
+    require_fit(plan, counts, where)
     return counts

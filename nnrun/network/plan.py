@@ -11,11 +11,19 @@ A layer entry may be written in any of the forms a user would write:
 Every mistake is reported with its place: `network[3] (convolutional, id "c1"): ...`.
 """
 import copy
+import heapq
 from dataclasses import dataclass, field
 
 from nnrun.errors import UserError, did_you_mean
 from nnrun.network import args as a
 from nnrun.network.layers import HE_ACTIVATIONS, REGISTRY, ShapeError, lookup
+
+# More layers than any real network has; the limit keeps a hostile description from tying up
+# the planner and torch for minutes.
+MAX_LAYERS = 10_000
+# The most values one layer may give per example (torch indexes a tensor's rows with int32
+# kernels in places; and 2**31 floats per example is 8 GB, beyond any batch).
+MAX_VALUES_PER_EXAMPLE = 2**31 - 1
 
 LOSSES = ("mse", "quadratic", "cross-entropy", "binary-cross-entropy")
 
@@ -111,6 +119,8 @@ def plan_network(description):
     """Check a network description and infer every node's shapes; raise UserError on a mistake."""
     if not isinstance(description, list) or not description:
         raise UserError("network: must be a non-empty list of layers")
+    if len(description) > MAX_LAYERS:
+        raise UserError(f"network: {len(description):,} layers; nnrun takes at most {MAX_LAYERS:,}")
     calls = [parse_layer(entry, index) for index, entry in enumerate(description)]
     nodes = _expand(calls)
     _connect(nodes)
@@ -283,17 +293,18 @@ def _order(nodes):
     """Kahn's topological order, stable in description order; a cycle is an error."""
     waiting = {n.id: len(set(n.parents)) for n in nodes}
     by_id = {n.id: n for n in nodes}
-    ordered, ready = [], [n for n in nodes if waiting[n.id] == 0]
-    done = set()
+    position = {n.id: i for i, n in enumerate(nodes)}
+    # a heap of description positions: linear in the layers, where sorting a list per step was not
+    ready = [position[n.id] for n in nodes if waiting[n.id] == 0]
+    ordered, done = [], set()
     while ready:
-        node = ready.pop(0)
+        node = nodes[heapq.heappop(ready)]
         ordered.append(node)
         done.add(node.id)
         for child in dict.fromkeys(node.children):
             waiting[child] -= 1
             if waiting[child] == 0:
-                ready.append(by_id[child])
-                ready.sort(key=nodes.index)
+                heapq.heappush(ready, position[child])
     if len(ordered) < len(nodes):
         stuck = [n for n in nodes if n.id not in done]
         cycle = [n for n in stuck if _reaches(n.id, n.id, by_id, done)] or stuck  # not what merely follows it
@@ -323,6 +334,9 @@ def _infer_shapes(nodes):
         except ShapeError as problem:
             inputs = ", ".join(f"{p} gives {by_id[p].out_shape}" for p in node.parents)
             raise UserError(f"{node.place}: {problem} ({inputs})") from None
+        if node.out_shape.size > MAX_VALUES_PER_EXAMPLE:
+            raise UserError(f"{node.place}: gives {node.out_shape.size:,} values per example "
+                            f"({node.out_shape}); at most {MAX_VALUES_PER_EXAMPLE:,}")
 
 
 def _choose_init(nodes):
