@@ -14,3 +14,10 @@ def did_you_mean(word, choices):
     """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def os_problem(problem, path, doing="cannot write"):
+    """A UserError for an OSError met while reading or writing user paths (a full disk, a
+    read-only folder, a file where a folder should be): one line naming the path it concerns."""
+    where = problem.filename if getattr(problem, "filename", None) else path
+    return UserError(f"{doing} {where}: {problem.strerror or problem}")

@@ -1,7 +1,9 @@
 """Rules about input files that `prepare`, `infer` and `kaggle-submit` share: which files are
 CSV tables and which images, and the natural order of names and ids."""
+import errno
 import os
 import re
+import stat
 
 from nnrun.data.prepare_decode import EXTENSIONS as IMAGE_EXTENSIONS
 from nnrun.errors import UserError
@@ -54,3 +56,41 @@ def check_unique(ids, where, name=lambda i: i):
         if value in seen:
             raise UserError(f'{where}: id "{value}" is not unique ({name(seen[value])} and {name(position)})')
         seen[value] = position
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def not_regular(path):
+    """None for a regular file (or a link to one); else what the path is instead, in words
+    ("a broken symbolic link", "a named pipe (FIFO)", ...), for a skip list or a message."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if os.path.islink(path) else "no such file"
+    except OSError as problem:
+        return f"cannot be read ({problem.strerror or problem})"
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path):
+    """`path` opened for reading bytes, if it is a regular file; OSError (its strerror says what
+    the path is) otherwise. Opened non-blocking, so a named pipe can never make a reader wait for
+    a writer that does not come; a device is never read endlessly."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as problem:
+        raise OSError(problem.errno, not_regular(path) or problem.strerror, os.fspath(path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, not_regular(path) or "not a regular file", os.fspath(path))
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path):
+    """The bytes of the regular file `path` (see open_regular)."""
+    with open_regular(path) as f:
+        return f.read()

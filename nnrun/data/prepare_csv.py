@@ -7,18 +7,19 @@ error naming its row and column. The splits are then copied out of the scratch f
 
 Rows are numbered from 1 after the header, so "row 2 (line 3)" is the third line of the file.
 """
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from nnrun.data.files import csv_separator
+from nnrun.data.files import csv_separator, not_regular
 from nnrun.data.prepare_arrays import block_rows, write_splits
 from nnrun.data.prepare_manifest import file_source, manifest
 from nnrun.data.prepare_output import prepare_into
 from nnrun.data.prepare_progress import bar
 from nnrun.data.prepare_split import class_names, require_two_classes, stratified_split
-from nnrun.errors import UserError, did_you_mean
+from nnrun.errors import UserError, did_you_mean, os_problem
 
 CHUNK_ROWS = 50_000
 LISTED = 60  # columns named in a "no such column" message
@@ -93,20 +94,51 @@ def text_separator(path):
                     f"(optionally .gz, .bz2, .xz or .zip)")
 
 
+# What reading a damaged compressed file raises besides OSError: lzma's own error type, and
+# zipfile's for a .zip that is not one (both are plain Exceptions).
+def _damaged():
+    import lzma
+    import zipfile
+
+    return (lzma.LZMAError, zipfile.BadZipFile)
+
+
 def read_header(path, sep):
     import pandas as pd
 
+    kind = not_regular(path)
+    if kind:  # a pipe would be read up to the header here and be empty for the rows
+        raise UserError(f"{path} is {kind}, not a CSV file")
+    check_zip(path)
     try:
         header = pd.read_csv(path, sep=sep, nrows=0)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty (no header line)") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError) as problem:
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError, *_damaged()) as problem:
         raise UserError(f"{path} is not a readable CSV file ({first_line(problem)})") from None
     columns = [str(c) for c in header.columns]
     mangled = [c for c in columns if "." in c and c.rsplit(".", 1)[0] in columns]
     if mangled:
         raise UserError(f'{path}: column "{mangled[0].rsplit(".", 1)[0]}" appears more than once in the header')
     return columns
+
+
+def check_zip(path):
+    """A .zip must hold exactly one file, the table (pandas reads no other); else a UserError
+    that lists what it holds. Damage is left to the reader, which reports it."""
+    import zipfile
+
+    if not str(path).lower().endswith(".zip"):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [info.filename for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, OSError, EOFError) as problem:
+        raise UserError(f"{path} is not a readable zip file ({first_line(problem)})") from None
+    if len(members) != 1:
+        listed = ", ".join(members[:LISTED]) + (f", ... ({len(members)} in all)" if len(members) > LISTED else "")
+        raise UserError(f"{path}: a zip must hold exactly one CSV file, this one holds {len(members)}"
+                        + (f": {listed}" if members else ""))
 
 
 def feature_columns(path, columns, options):
@@ -154,7 +186,11 @@ def read_table(path, sep, features, options, scratch, quiet=True):
     with open(scratch, "wb") as sink, bar(None, "reading", quiet, unit="rows") as progress:
         try:
             for chunk in reader:
-                sink.write(feature_values(path, chunk, features, rows).tobytes())
+                values = feature_values(path, chunk, features, rows)
+                try:
+                    sink.write(values.tobytes())
+                except OSError as problem:  # the output's disk, not the input, is at fault
+                    raise os_problem(problem, scratch) from None
                 if options.label is not None:
                     codes.append(_label_codes(path, chunk[options.label], rows, raw_labels))
                 if options.id_column is not None:
@@ -163,7 +199,7 @@ def read_table(path, sep, features, options, scratch, quiet=True):
                 progress.update(len(chunk))
         except pd.errors.ParserError as problem:
             raise UserError(f"{path}: {first_line(problem)}") from None
-        except (UnicodeDecodeError, OSError, EOFError) as problem:
+        except (UnicodeDecodeError, OSError, EOFError, *_damaged()) as problem:
             raise UserError(f"{path} could not be read after row {rows} ({first_line(problem)})") from None
     if rows == 0:
         raise UserError(f"{path} has a header but no rows")
@@ -186,13 +222,17 @@ def feature_values(path, chunk, features, first_row, drop_hint=True):
     import pandas as pd
 
     frame = chunk[features]
-    if all(kind in "biuf" for kind in (dt.kind for dt in frame.dtypes)):
-        values = frame.to_numpy(dtype=np.float32, na_value=np.nan)
-    else:
-        values = np.empty((len(frame), len(features)), np.float32)
-        for j, column in enumerate(features):
-            values[:, j] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
-    with np.errstate(over="ignore"):
+    # a cell beyond float32 (1e39) overflows to inf, found below and named by row and column;
+    # numpy's overflow warning would only add lines of noise before that message
+    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if all(kind in "biuf" for kind in (dt.kind for dt in frame.dtypes)):
+            values = frame.to_numpy(dtype=np.float32, na_value=np.nan)
+        else:
+            values = np.empty((len(frame), len(features)), np.float32)
+            for j, column in enumerate(features):
+                values[:, j] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float32,
+                                                                                     na_value=np.nan)
         bad = ~np.isfinite(values)
     if bad.any():
         i, j = np.argwhere(bad)[0]
@@ -202,9 +242,9 @@ def feature_values(path, chunk, features, first_row, drop_hint=True):
         if pd.isna(raw):
             what = "empty cell"
         else:
-            what = f'"{raw}" is not a finite number'
+            what = f"{shown_cell(raw)} is not a finite number"
             if drop_hint and not _is_number(raw):
-                what = f'"{raw}" is not a number (use --drop {column} if it is not a feature)'
+                what = f"{shown_cell(raw)} is not a number (use --drop {column} if it is not a feature)"
         raise UserError(f'{path} row {row} (line {row + 1}), column "{column}": {what}')
     return np.ascontiguousarray(values)
 
@@ -238,6 +278,14 @@ def _check_unique(path, ids, column):
             raise UserError(f'{path} column "{column}": id "{value}" appears in rows {seen[value]} and {row}; '
                             f"ids must be unique")
         seen[value] = row
+
+
+def shown_cell(raw, limit=40):
+    """A cell as a message shows it: quoted, control characters escaped, long ones cut short."""
+    text = str(raw)
+    cut = f"... ({len(text):,} characters)" if len(text) > limit else ""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return f'"{shown}"{cut}'
 
 
 def _is_number(text):

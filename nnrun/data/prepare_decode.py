@@ -60,8 +60,9 @@ def decode_image(data, size, channels):
 
 def load_image(path, size, channels):
     """decode_image on a file's contents."""
-    with open(path, "rb") as f:
-        return decode_image(f.read(), size, channels)
+    from nnrun.data.files import read_regular  # files.py imports this module's EXTENSIONS
+
+    return decode_image(read_regular(path), size, channels)
 
 
 def _upright(image):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnrun.data.files import read_regular
 from nnrun.data.prepare_decode import UnreadableImage, decode_image
 from nnrun.data.prepare_pool import run_tasks
 from nnrun.data.prepare_progress import bar
@@ -103,8 +104,7 @@ def _decode_chunk(key, paths, size, channels, cache):
     for i, path in enumerate(paths):
         problem = None
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = read_regular(path)  # a FIFO or device named .jpg is skipped, never read
         except OSError as error:
             data, problem = b"", f"cannot be read ({error.strerror or error})"
         digests.append(hashlib.sha256(data).hexdigest())

@@ -26,6 +26,7 @@ from nnrun.errors import UserError
 
 DEFAULT_LABEL_PATTERN = r"^([^.]+)\."
 IGNORED = {"thumbs.db", "desktop.ini"}
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 SHOWN = 10  # unreadable files named in a message; the manifest lists them all
 
 
@@ -67,7 +68,7 @@ def prepare_images(src, out, options, *, command, warn, note=None, force=False, 
     recipe = options.as_manifest(layout)
 
     def sources():
-        return [folder_source(src, {item.name: file_sha256(item.path) for item in items}, _sizes(items))]
+        return [folder_source(src, {item.name: _sha256_or_none(item.path) for item in items}, _sizes(items))]
 
     def make(folder):
         decoded = decode_all([item.path for item in items], options.size, options.channels,
@@ -168,7 +169,8 @@ def _visible(name):
 
 
 def _files_under(folder):
-    found = [p for p in folder.rglob("*") if p.is_file()
+    # not only regular files: a FIFO, socket or broken link among the images is listed as skipped
+    found = [p for p in folder.rglob("*") if not p.is_dir()
              and all(_visible(part) for part in p.relative_to(folder).parts)]
     return sorted(found, key=lambda p: natural_key(p.relative_to(folder).as_posix()))
 
@@ -197,4 +199,18 @@ def _compile(pattern):
 
 
 def _sizes(items):
-    return {item.name: item.path.stat().st_size for item in items}
+    return {item.name: _size(item.path) for item in items}
+
+
+def _size(path):
+    try:
+        return path.stat().st_size
+    except OSError:  # a broken link: skipped when decoded, nothing read from it
+        return 0
+
+
+def _sha256_or_none(path):
+    try:
+        return file_sha256(path)
+    except OSError:  # not a regular file, never opened in a blocking way; the decoder records
+        return EMPTY_SHA256  # the digest of no bytes for it, so a rerun finds the same recipe

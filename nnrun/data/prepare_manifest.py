@@ -7,13 +7,14 @@ from pathlib import Path
 
 from nnrun import __version__
 from nnrun.data.dataset import FORMAT, VERSION
+from nnrun.data.files import open_regular
 
 HASH_BLOCK = 1 << 20
 
 
 def file_sha256(path):
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO in an image folder must not block the comparison
         while block := f.read(HASH_BLOCK):
             digest.update(block)
     return digest.hexdigest()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nnrun.data.dataset import MANIFEST, partial_path
 from nnrun.data.prepare_manifest import manifest_text
-from nnrun.errors import UserError
+from nnrun.errors import UserError, os_problem
 
 try:
     import fcntl
@@ -67,8 +67,12 @@ def building(out, *, force=False):
     """
     out = Path(out)
     work = partial_path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work.mkdir(exist_ok=True)
+    made = _make_parents(out)
+    try:
+        work.mkdir(exist_ok=True)
+    except BaseException:
+        _remove_made(made)
+        raise
     lock = _lock(work, out)
     try:
         keep = set() if force else {CACHE}
@@ -90,6 +94,7 @@ def building(out, *, force=False):
     except BaseException:
         if work.exists():
             _remove(work)
+        _remove_made(made)
         raise
     finally:
         if lock is not None:
@@ -115,6 +120,28 @@ def finish(work, out, manifest):
         _remove(old)
     else:
         os.rename(work, out)
+
+
+def _make_parents(out):
+    """Create OUT's missing parent folders; the ones created, deepest first, so a failed run
+    can take them away again (it leaves nothing behind)."""
+    missing, parent = [], out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{out}: {parent} is a file, not a folder")
+    for folder in reversed(missing):
+        folder.mkdir()
+    return missing
+
+
+def _remove_made(made):
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _lock(work, out):
@@ -151,7 +178,10 @@ def prepare_into(out, *, options, sources, force, make):
         made_by = existing.get("command") or "unknown command"
         raise UserError(f"{out} already holds a different prepared dataset (made by: {made_by}); "
                         f"use --force to replace it, or choose another folder")
-    with building(out, force=force) as work:
-        manifest = make(work)
-        finish(work, out, manifest)
+    try:
+        with building(out, force=force) as work:
+            manifest = make(work)
+            finish(work, out, manifest)
+    except OSError as problem:  # a full disk, a read-only folder: building() took its work away
+        raise os_problem(problem, out) from None
     return manifest

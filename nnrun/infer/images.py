@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnrun.data.files import read_regular
 from nnrun.data.prepare_decode import UnreadableImage, decode_image
 
 CHUNK = 64       # the most files in a chunk
@@ -53,9 +54,7 @@ def decode_files(paths, size, channels):
     problems = {}
     for i, path in enumerate(paths):
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-            pixels[i] = decode_image(data, size, channels)
+            pixels[i] = decode_image(read_regular(path), size, channels)  # never blocks on a FIFO
         except UnreadableImage as unreadable:
             problems[i] = str(unreadable)
         except OSError as error:
