@@ -1,4 +1,5 @@
 """Endless class-balanced and shuffled streams: Cortex's sampling, vectorised, seeded, resumable."""
+import pytest
 import torch
 
 from nnrun.train.sampling import ClassBalancedStream, ShuffleStream, make_sampler, shard
@@ -75,11 +76,30 @@ def test_state_survives_a_checkpoint_round_trip(tmp_path):
     assert torch.equal(a.take(40), b.take(40))
 
 
-def test_shards_partition_a_global_epoch():
-    epoch = ClassBalancedStream(labels_for([20, 20]), seed=1).take(40)
-    parts = [shard(epoch, rank, 4) for rank in range(4)]
-    assert sorted(torch.cat(parts).tolist()) == sorted(epoch.tolist())
-    assert torch.equal(shard(epoch, 0, 1), epoch)
+@pytest.mark.parametrize("world", [1, 2, 3, 4])
+def test_shards_put_every_global_batch_back_together(world):
+    """Each step's parts, in rank order, are the one-process batch; the last batch may be short."""
+    epoch = ClassBalancedStream(labels_for([20, 20, 9]), seed=1).take(103)
+    parts = [shard(epoch, rank, world, 10) for rank in range(world)]
+    done = [0] * world
+    for step in range(11):
+        batch = []
+        for rank, (indices, counts) in enumerate(parts):
+            count = int(counts[step])
+            batch.append(indices[done[rank]:done[rank] + count])
+            done[rank] += count
+        assert torch.equal(torch.cat(batch), epoch[step * 10:(step + 1) * 10])
+    assert done == [len(indices) for indices, _ in parts]
+
+
+def test_each_rank_part_of_a_batch_is_class_balanced():
+    labels = labels_for([300, 30, 50])
+    epoch = ClassBalancedStream(labels, seed=2).take(600)
+    for rank in range(2):
+        indices, counts = shard(epoch, rank, 2, 60)
+        for step in range(10):
+            part = labels[indices[step * 30:(step + 1) * 30]]
+            assert torch.bincount(part, minlength=3).tolist() == [10, 10, 10]
 
 
 def test_a_large_epoch_is_fast():

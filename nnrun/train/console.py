@@ -34,12 +34,15 @@ class StopSignal:
 
 
 class Console:
-    """What the run says: to the terminal (unless quiet) and always to the run's log."""
+    """What the run says: to the terminal (unless quiet) and always to the run's log. Without a
+    folder (a parallel job's other ranks) it says nothing."""
 
     def __init__(self, folder, quiet):
         self.folder, self.quiet = folder, quiet
 
     def say(self, text, always=False, err=False):
+        if self.folder is None:
+            return
         self.folder.log(text)
         if always or not self.quiet:
             click.echo(text, err=err)

@@ -41,14 +41,20 @@ def needs_one_hot(leaf):
 
 
 @torch.no_grad()
-def predict_split(network, task, data, batch_size, autocast=None):
-    """(mean loss, primary outputs [N, K] float64 numpy, or None for an autoencoder)."""
+def predict_split(network, task, data, batch_size, autocast=None, world=None):
+    """(mean loss, primary outputs [N, K] float64 numpy, or None for an autoencoder).
+
+    In a parallel job (`world`) each rank runs a contiguous run of the same batches one process
+    would, and every rank gets all of them back: the per-batch loss terms are summed in batch
+    order and the outputs concatenated, so the result is the one-process result bit for bit."""
     was_training = network.training
     network.eval()
-    total = torch.zeros((), dtype=torch.float64, device=data.device)
-    keep = []
+    starts = range(0, data.count, batch_size)
+    if world is not None and world.parallel:
+        starts = starts[len(starts) * world.rank // world.size:len(starts) * (world.rank + 1) // world.size]
+    terms, keep = [], []
     try:
-        for start in range(0, data.count, batch_size):
+        for start in starts:
             stop = min(start + batch_size, data.count)
             x = data.input_range(start, stop)
             with autocast() if autocast is not None else contextlib.nullcontext():
@@ -57,11 +63,18 @@ def predict_split(network, task, data, batch_size, autocast=None):
                 loss = batch_loss(task, outputs,
                                   lambda leaf: (data.one_hot[index] if needs_one_hot(leaf) else data.labels[index]),
                                   x)
-            total += loss.double() * (stop - start)
+            terms.append(loss.double() * (stop - start))
             if not task.autoencoder:
                 keep.append(to_outputs(task.primary, outputs[task.primary.id]).cpu())
     finally:
         network.train(was_training)
+    if world is not None and world.parallel:
+        parts = world.gather(([t.cpu() for t in terms], keep))
+        terms = [t.to(data.device) for part in parts for t in part[0]]
+        keep = [o for part in parts for o in part[1]]
+    total = torch.zeros((), dtype=torch.float64, device=data.device)
+    for term in terms:  # in batch order, as one process adds them
+        total += term
     loss = float(total) / max(data.count, 1)
     outputs = torch.cat(keep).numpy() if keep else None
     return loss, outputs
@@ -87,10 +100,11 @@ def evaluate(network, task, data, batch_size, threshold, autocast=None):
     return evaluate_outputs(network, task, data, batch_size, threshold, autocast)[0]
 
 
-def evaluate_outputs(network, task, data, batch_size, threshold, autocast=None):
+def evaluate_outputs(network, task, data, batch_size, threshold, autocast=None, world=None):
     """(metrics, outputs) in one pass: `outputs` is predict_split's [N, K] float64 array (None for
-    an autoencoder), so the run record can keep each example's probabilities without a second pass."""
-    loss, outputs = predict_split(network, task, data, batch_size, autocast)
+    an autoencoder), so the run record can keep each example's probabilities without a second pass.
+    In a parallel job every rank gets the same metrics, computed once over the whole split."""
+    loss, outputs = predict_split(network, task, data, batch_size, autocast, world)
     result = split_metrics(task, loss, outputs, data.labels_np, threshold, data.count)
     if not math.isfinite(loss):
         result["loss"] = None if math.isnan(loss) else loss

@@ -21,6 +21,7 @@ from nnrun.errors import UserError
 from nnrun.model_io import save_model
 from nnrun.train import report
 from nnrun.train.console import Console, StopSignal
+from nnrun.train.distributed import seed_rank_streams
 from nnrun.train.evaluation import denoising_metrics, evaluate, evaluate_outputs
 from nnrun.train.metrics import score as metric_score
 from nnrun.train.optimizers import learning_rates
@@ -34,12 +35,15 @@ class Trainer:
     def __init__(self, session, folder, *, quiet=False, resume=None, hooks=None, observers=None):
         self.s = session
         self.folder = folder
-        self.console = Console(folder, quiet)
-        self.quiet = quiet
+        self.world = session.world
+        self.main = self.world.main     # in a parallel job only rank 0 speaks and writes
+        self.quiet = quiet or not self.main
+        self.console = Console(folder if self.main else None, self.quiet)
         self.stop = StopSignal()
         self.hooks = hooks or {}
         # status.json, predictions, first-layer weights (and TensorBoard): nnrun.train.run_record
-        self.observers = Observers(default_observers(session, folder) + list(observers or []))
+        self.observers = Observers(default_observers(session, folder) + list(observers or [])
+                                   if self.main else [])
         self.epoch = 0
         self.best = {"score": None, "epoch": None, "threshold": None, "metrics": None}
         self.since_best = 0
@@ -60,6 +64,7 @@ class Trainer:
             "rng": rng_state(),
             "best": {k: v for k, v in self.best.items() if k != "metrics"},
             "since-best": self.since_best,
+            "world-size": self.world.size,  # sampler: global, any count may resume; see distributed.py
         }
 
     def _restore(self, payload):
@@ -79,6 +84,8 @@ class Trainer:
 
     # ---- checkpoints
     def _save(self, name, metrics, threshold, resume=None):
+        if not self.main:
+            return
         s = self.s
         task = s.task
         save_model(self.folder.file(name), s.network, classes=list(task.classes),
@@ -111,13 +118,14 @@ class Trainer:
         patience = train["early-stopping"]
         for note in s.notes:
             self.console.say(f"note: {note}")
-        self.console.say(self._opening())
+        if self.main:
+            self.console.say(report.opening(self.s, self.folder.path))
         outcome = "finished"
         self.observers.started(self)
         with self.stop:
             try:
                 while count is None or self.epoch < count:
-                    if self.stop():
+                    if self.world.any(self.stop()):
                         outcome = "interrupted"
                         break
                     if not self._one_epoch(runner):
@@ -137,19 +145,6 @@ class Trainer:
             self.observers.ended(self, outcome)
         return outcome
 
-    def _opening(self):
-        s = self.s
-        what = {"f-beta": f"{report.f_label(s.task.beta)} of class {s.task.classes[s.task.positive]}"
-                if s.task.positive is not None else "f-beta",
-                "accuracy": "accuracy", "loss": "loss"}[s.task.metric]
-        count = s.spec.train["epoch-count"]
-        epochs = f"{count} epochs" if count else "until stopped"
-        return (f"training {s.spec.name} on {s.dataset.path} ({s.task.train_split}: {s.train_data.count}) on "
-                f"{s.device} ({s.precision}, {s.threads} thread{'s' if s.threads != 1 else ''}): "
-                f"{epochs} of {s.epoch_size:,} samples, batch {s.batch_size}, "
-                f"{s.spec.train['sampling']} sampling; best by {what} on {s.task.selection_split}\n"
-                f"run folder: {self.folder.path}")
-
     def _progress(self, epoch):
         if self.quiet or not sys.stderr.isatty():
             return None
@@ -161,7 +156,8 @@ class Trainer:
     def _one_epoch(self, runner):
         s, task = self.s, self.s.task
         epoch = self.epoch + 1
-        indices = s.sampler.take(s.epoch_size)
+        indices = s.sampler.take(s.epoch_size)  # the global epoch: every rank draws the same
+        seed_rank_streams(s, epoch)
         progress = self._progress(epoch)
         try:
             if "before-epoch" in self.hooks:
@@ -174,7 +170,7 @@ class Trainer:
             return False
         started = time.perf_counter()
         metrics, outputs = evaluate_outputs(s.network, task, s.selection_data, s.spec.train["eval-batch-size"],
-                                             task.threshold, s.autocast_factory)
+                                             task.threshold, s.autocast_factory, s.world)
         noise = self._denoising_noise()
         if noise is not None:
             metrics.update(denoising_metrics(s.network, s.selection_data, s.spec.train["eval-batch-size"], noise))
@@ -194,12 +190,13 @@ class Trainer:
         if better:
             self._save(BEST, metrics, threshold)
         self._save(LAST, metrics, threshold, resume=self.resume_state())
-        self.folder.committed = True
         record = {"epoch": epoch, "train-loss": result.loss, "train-seconds": result.seconds,
                   "samples": result.samples, "samples-per-second": result.samples_per_second,
                   "eval-seconds": eval_seconds, "split": task.selection_split, **metrics,
                   "threshold": threshold, "best": better, "learning-rate": learning_rates(s.optimizer)[0]}
-        self.folder.append_metrics(record)
+        if self.main:
+            self.folder.committed = True
+            self.folder.append_metrics(record)
         self.console.say(report.epoch_block(epoch, metrics, task.beta))
         self.console.say(report.summary_line(record | {"metrics": metrics}, s.spec.train["epoch-count"],
                                              task.metric, task.beta, task.selection_split))
@@ -223,13 +220,16 @@ class Trainer:
     def _fail_non_finite(self, bad):
         kept = (f"best.nnrun and last.nnrun hold epoch {self.epoch}" if self.epoch
                 else "nothing was saved (no epoch finished)")
-        self.folder.log(f"error: {bad}")
+        if self.main:
+            self.folder.log(f"error: {bad}")
         raise UserError(f"training stopped: the loss is {bad.value} at epoch {bad.epoch}, batch {bad.batch}; "
                         f"{kept}. Try a lower train.optimizer.learning-rate or set train.gradient-clipping")
 
     # ---- the end
     def _finish(self, outcome):
         s, task = self.s, self.s.task
+        if not self.main:
+            return
         if outcome == "interrupted":
             if self.epoch == 0:
                 self.console.say(f"stopped ({self.stop.requested}) before the first epoch finished: "

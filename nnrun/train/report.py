@@ -85,3 +85,21 @@ def metrics_table(metrics, classes, beta):
         lines.append("")
         lines.append(confusion_table(metrics["confusion-matrix"], classes))
     return "\n".join(lines)
+
+
+def opening(s, folder):
+    """The line a training run starts with: what trains on what, where, how, and into which folder."""
+    what = {"f-beta": f"{f_label(s.task.beta)} of class {s.task.classes[s.task.positive]}"
+            if s.task.positive is not None else "f-beta",
+            "accuracy": "accuracy", "loss": "loss"}[s.task.metric]
+    count = s.spec.train["epoch-count"]
+    epochs = f"{count} epochs" if count else "until stopped"
+    where = f"{s.device} ({s.precision}, {s.threads} thread{'s' if s.threads != 1 else ''})"
+    if s.world.parallel:
+        where = (f"{s.world.size} processes ({'nccl' if s.device.type == 'cuda' else 'gloo'}), each on "
+                 f"{s.device.type} ({s.precision}, {s.threads} thread{'s' if s.threads != 1 else ''})")
+    return (f"training {s.spec.name} on {s.dataset.path} ({s.task.train_split}: {s.train_data.count}) on "
+            f"{where}: {epochs} of {s.epoch_size:,} samples, batch {s.batch_size}"
+            f"{f' ({s.batch_size // s.world.size} per process)' if s.world.parallel else ''}, "
+            f"{s.spec.train['sampling']} sampling; best by {what} on {s.task.selection_split}\n"
+            f"run folder: {folder}")

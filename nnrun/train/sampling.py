@@ -7,8 +7,8 @@ when it runs out) and takes one example from each class in turn, so every batch 
 
 Streams are seeded, their whole state is plain data (`state_dict`/`load_state_dict`, tensors
 included) for an exact resume, and they are the same in every process given the same seed, so a
-data-parallel run shards them with `shard(indices, rank, world)`: each process draws the same
-global epoch and keeps its share.
+data-parallel run shards them with `shard(indices, rank, world, batch_size)`: each process
+draws the same global epoch and keeps its part of every batch.
 """
 import torch
 
@@ -126,8 +126,26 @@ def make_sampler(kind, labels, seed):
     return SAMPLERS[kind](labels, seed)
 
 
-def shard(indices, rank, world):
-    """This process's share of a global epoch: every `world`-th index from `rank`."""
+def shard(indices, rank, world, batch_size):
+    """This process's share of a global epoch: (its indices, the size of its part of each batch).
+
+    The epoch is cut into global batches of `batch_size` (the last may be shorter) and each batch
+    into `world` contiguous parts, part r of sizes ⌊b·(r+1)/w⌋ − ⌊b·r/w⌋; rank r keeps part r of
+    every batch. Concatenating the parts of a step in rank order gives back the global batch, so
+    the ranks together train on exactly what one process draws. Contiguous parts (not every
+    w-th index) keep a class-balanced stream's round-robin inside each part: each rank's part
+    holds every class to within one example.
+    """
+    indices = torch.as_tensor(indices)
+    total, batch_size = len(indices), int(batch_size)
+    starts = torch.arange(0, total, batch_size)
+    sizes = torch.clamp(total - starts, max=batch_size)
+    low = starts + sizes * rank // world
+    high = starts + sizes * (rank + 1) // world
+    counts = high - low
     if world == 1:
-        return indices
-    return indices[rank::world]
+        return indices, counts
+    # positions of this rank's parts, one gather: arange(low_i, high_i) for every batch i
+    offsets = torch.repeat_interleave(low - torch.cumsum(counts, 0) + counts, counts)
+    positions = torch.arange(int(counts.sum())) + offsets
+    return indices[positions], counts

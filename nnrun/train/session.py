@@ -19,6 +19,7 @@ from nnrun.model_io import select_device
 from nnrun.network.build import build_network
 from nnrun.train.augment import Augmenter
 from nnrun.train.data import Inputs, SplitData
+from nnrun.train.distributed import World
 from nnrun.train.evaluation import needs_one_hot
 from nnrun.train.optimizers import make_optimizer
 from nnrun.train.run_folder import manifest_sha256
@@ -55,6 +56,8 @@ class Session:
     batch_size: int
     manifest_sha256: str
     notes: list = field(default_factory=list)
+    world: object = field(default_factory=World)   # the job's processes (nnrun.train.distributed)
+    parallel: object = None                        # the DDP-wrapped training forward, or None
 
     def autocast(self):
         if self.precision in ("bf16", "fp16"):
@@ -152,13 +155,15 @@ def _precision(train, device, notes):
     return torch.float32, wanted
 
 
-def open_session(spec, device_option=None):
-    """Build a session; UserError for any disagreement between config, dataset and machine."""
+def open_session(spec, device_option=None, world=None):
+    """Build a session; UserError for any disagreement between config, dataset and machine.
+    In a parallel job (`world`) the device is the rank's own and the batch is split over ranks."""
     train, data = spec.train, spec.data
+    world = world or World()
     dataset = open_dataset(dataset_path(spec))
     task = make_task(spec, dataset)
     notes = []
-    device = select_device(device_option or train["device"])
+    device = world.device if world.parallel else select_device(device_option or train["device"])
     dtype, precision = _precision(train, device, notes)
     threads = choose_threads(train["threads"], spec.plan, train["batch-size"], device)
     torch.set_num_threads(threads)
@@ -197,6 +202,7 @@ def open_session(spec, device_option=None):
     if task.positive is not None and train_data.labelled:
         task = dataclasses.replace(task, odds_ratio=_odds_ratio(labels, task.positive, sampling))
     epoch_size = train["epoch-size"] or train_data.count
+    _check_split(train["batch-size"], epoch_size, world)
     optimizer = make_optimizer(train["optimizer"], network, device)
     if optimizer is None:
         raise UserError("network: nothing is trainable (every layer is non-trainable? or has "
@@ -205,4 +211,15 @@ def open_session(spec, device_option=None):
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     return Session(spec, dataset, task, device, dtype, precision, threads, network, preprocessing, inputs,
                    augmenter, train_data, selection_data, sampler, optimizer, schedule, scaler, epoch_size,
-                   train["batch-size"], manifest_sha256(dataset), notes)
+                   train["batch-size"], manifest_sha256(dataset), notes, world)
+
+
+def _check_split(batch_size, epoch_size, world):
+    """Every rank needs at least one example of every batch (train.batch-size is global)."""
+    last = epoch_size % batch_size
+    if batch_size < world.size:
+        raise UserError(f"train.batch-size {batch_size}: the batch is split over the {world.size} processes; "
+                        f"give at least {world.size}")
+    if 0 < last < world.size:
+        raise UserError(f"train.epoch-size {epoch_size}: its last batch of {last} cannot be split over the "
+                        f"{world.size} processes; make it a multiple of train.batch-size {batch_size}")

@@ -1,7 +1,8 @@
 """One training epoch: the hot loop.
 
 An epoch's indices are drawn once (one tensor) and moved to the device; each step gathers its
-batch by index, augments it, runs the network, and updates. The step reads no number back from
+batch by index, augments it, runs the network, and updates. In a parallel job each rank trains
+on its part of every batch (nnrun.train.sampling.shard) through DistributedDataParallel. The step reads no number back from
 the device: each loss is kept on the device and looked at every `check_every` steps, to update
 the progress bar and to stop at the first non-finite loss (naming its batch).
 """
@@ -12,6 +13,7 @@ import torch
 
 from nnrun.network.loss import leaf_loss
 from nnrun.train.evaluation import needs_one_hot
+from nnrun.train.sampling import shard
 
 
 class NonFiniteLoss(Exception):
@@ -63,6 +65,13 @@ def _batch_maker(session):
 
 def _forward_maker(session, leaf):
     """x -> the leaf's training value (logits for a softmax/logistic leaf whose loss folds them in)."""
+    if session.parallel is not None:  # through DistributedDataParallel, which syncs the gradients
+        run, key = session.parallel, leaf.id
+
+        def forward(x):
+            outputs, penalty = run(x)
+            return outputs[key], penalty
+        return forward
     modules = session.network.chain(logits=leaf.from_logits)
     if modules is None:
         run, key = session.network.run, leaf.id
@@ -82,6 +91,11 @@ def _forward_maker(session, leaf):
 def _loss_maker(session):
     """index tensor -> the batch's loss (Σ over leaves + activity penalty)."""
     run = session.network.run
+    if session.parallel is not None:
+        parallel = session.parallel
+
+        def run(x, logits):
+            return parallel(x)
     data = session.train_data
     batch = _batch_maker(session)
     leaves = session.task.leaves
@@ -164,50 +178,70 @@ class EpochRunner:
         self.update = _updater(session)
 
     def run(self, epoch, indices, progress=None, on_progress=None):
-        """Train one epoch on `indices`. `on_progress(samples done, total, seconds)` is called at
-        each loss check (every ~1% of the epoch), where the step already reads from the device."""
+        """Train one epoch on the global epoch `indices`, this rank's part of each batch (one
+        process: all of it). `on_progress(samples done, total, seconds)` is called at each loss
+        check (every ~1% of the epoch), where the step already reads from the device."""
         s = self.session
-        batch_size, device = s.batch_size, s.device
-        indices = indices.to(device)
+        world, batch_size, device = s.world, s.batch_size, s.device
         total = len(indices)
         steps = math.ceil(total / batch_size)
+        local, counts = shard(indices, world.rank, world.size, batch_size)
+        local = local.to(device)
+        bounds = [0] + torch.cumsum(counts, 0).tolist()
+        # A rank's loss is the mean over its part; DDP averages gradients over the ranks, so each
+        # rank's loss is weighted by (its part × ranks / batch) and the average is the batch mean.
+        scales = [int(c) * world.size / min(batch_size, total - i * batch_size)
+                  for i, c in enumerate(counts)] if world.parallel else None
         check_every = max(1, min(steps // 100, 200))
         loss_of, update, stop = self.loss_of, self.update, self.stop
         autocast = s.autocast_factory
         s.network.train()
-        kept, checked, done = [], 0, 0
+        kept, losses, checked, done = [], [], 0, 0
         start = time.perf_counter()
         interrupted = False
         for i in range(steps):
-            if stop():
+            if not world.parallel and stop():  # a parallel job stops where all ranks agree (_check)
                 interrupted = True
                 break
-            index = indices[i * batch_size:(i + 1) * batch_size]
+            index = local[bounds[i]:bounds[i + 1]]
             if autocast is None:
                 loss = loss_of(index)
             else:
                 with autocast():
                     loss = loss_of(index)
+            if scales is not None:
+                loss = loss * scales[i]
             update(loss)
             kept.append(loss.detach())
             done = i + 1
             if done - checked >= check_every:
-                self._check(epoch, kept, checked, done, progress, batch_size, total)
+                stopping = self._check(epoch, kept, checked, done, progress, batch_size, total, losses)
                 checked = done
                 if on_progress is not None:
                     on_progress(min(done * batch_size, total), total, time.perf_counter() - start)
+                if stopping:
+                    interrupted = True
+                    break
         if done > checked:
-            self._check(epoch, kept, checked, done, progress, batch_size, total)
+            self._check(epoch, kept, checked, done, progress, batch_size, total, losses)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
         samples = min(done * batch_size, total)
-        mean = float(torch.stack(kept).double().mean()) if kept else float("nan")
+        mean = float(torch.cat(losses).double().mean()) if losses else float("nan")
         return EpochResult(mean, seconds, samples, done, interrupted)
 
-    def _check(self, epoch, kept, checked, done, progress, batch_size, total):
-        """Stop at a non-finite loss; update the progress bar with the running loss."""
+    def _check(self, epoch, kept, checked, done, progress, batch_size, total, losses):
+        """Stop at a non-finite loss; update the progress bar with the running loss. In a parallel
+        job the ranks' losses are summed here into the batch losses (and `losses` keeps them), and
+        the ranks agree whether to stop: True when any rank was asked to."""
         chunk = torch.stack(kept[checked:done])
+        world, stopping = self.session.world, False
+        if world.parallel:
+            flag = torch.tensor([1.0 if self.stop() else 0.0], dtype=torch.float64, device=chunk.device)
+            summed = world.sum(torch.cat([chunk.double(), flag]))
+            chunk, stopping = summed[:-1] / world.size, bool(summed[-1] > 0)
+        losses.append(chunk)
         finite = torch.isfinite(chunk)
         if not bool(finite.all()):
             first = int((~finite).nonzero()[0, 0])
@@ -216,3 +250,4 @@ class EpochRunner:
             seen = min(done * batch_size, total)
             progress.set_postfix_str(f"loss {float(chunk.mean()):.4f}", refresh=False)  # tqdm shows samples/s
             progress.update(seen - progress.n)
+        return stopping
