@@ -22,6 +22,7 @@ COMMANDS = {
     "watch": ("watch", "watch", "Serve a live page of a run folder or a folder of runs."),
     "report": ("report", "report", "Write one HTML report with pictures of a run."),
     "runs": ("runs", "runs", "List the runs below a folder, or compare two runs."),
+    "sweep": ("sweep", "sweep", "Search hyperparameters declared in a config, on Optuna."),
     "export": ("export", "export", "Write a checkpoint as ONNX, safetensors or TorchScript."),
 }
 

@@ -74,10 +74,11 @@ def _cell(value):
     return str(value)
 
 
-def as_table(rows):
-    header = list(COLUMNS)
+def as_table(rows, columns=COLUMNS):
+    """Aligned text; `columns` other than the runs' own serve other tables (nnrun sweep's trials)."""
+    header = list(columns)
     cells = [header] + [[f"{r['wall']:.1f}" if c == "wall" and r.get(c) is not None else _cell(r.get(c))
-                         for c in COLUMNS] for r in rows]
+                         for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in cells)
 

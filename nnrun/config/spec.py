@@ -7,6 +7,7 @@ from nnrun.config.schema import Field, text, validate_map
 from nnrun.config.sections import data_section, train_section
 from nnrun.errors import UserError
 from nnrun.network.plan import plan_network
+from nnrun.sweep.section import sweep_section
 
 TOP_LEVEL = {
     "network": Field(lambda v, p: v, None, "the layers, in order"),
@@ -14,6 +15,8 @@ TOP_LEVEL = {
     "train": Field(train_section, {}, "optimizer, batch size, epochs, sampling, metric, ..."),
     "name": Field(text(null=True), None, "the run's name (default: the config file's name)"),
     "description": Field(text(null=True), None, "free text"),
+    # read by `nnrun sweep` (its paths are checked against the rest there); a run ignores it
+    "sweep": Field(sweep_section, None, "a hyperparameter search: trials, metric, sampler, parameters"),
 }
 
 
