@@ -102,8 +102,9 @@ function select(id) {
 // ---- one run
 function renderRun(view) {
   state.rendered = view.id;
-  $("run-name").textContent = view.name;
-  document.title = `${view.name} \u2014 nnrun live`;
+  const shown = view.id === "." ? view.name : view.id;  // in a folder of runs, its path there
+  $("run-name").textContent = shown;
+  document.title = `${shown} \u2014 nnrun live`;
   renderStatus(view);
   renderWarnings(view.warnings || []);
   if (view.state === "gone" || view.waiting) {
