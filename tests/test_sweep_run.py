@@ -1,0 +1,260 @@
+"""`nnrun sweep` end to end on `nnrun prepare demo fraud` data with tiny epochs: trials as run
+folders, the study, best.yaml, failed and pruned trials, two jobs, Ctrl-C / SIGKILL and --resume."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+CONFIG = """\
+network:
+  - input: {{width: 29, id: data}}
+  - linear->relu: 20
+  - dropout: 0.9
+  - linear->relu: 10
+  - linear: 2
+  - softmax: {{id: label}}
+data: {data}
+train:
+  optimizer: {{type: adam, learning-rate: 0.0003}}
+  batch-size: 100
+  epoch-size: {epoch_size}
+  epoch-count: 2
+  sampling: shuffle
+  metric: {{name: f-beta, beta: 1, positive: "1"}}
+  threshold: calibrated
+sweep:
+{sweep}"""
+
+SEARCH = """\
+  trials: {trials}
+  pruner: none
+  parameters:
+    train.optimizer.learning-rate: {{log-uniform: [1.0e-4, 1.0e-2]}}
+    train.batch-size: {{choice: [64, 128]}}
+    network.2.dropout: {{uniform: [0.5, 1.0]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def fraud(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo") / "fraud"
+    assert run_cli("prepare", "demo", "fraud", folder).code == 0
+    return folder
+
+
+def write_config(path, data, sweep=None, trials=6, epoch_size=2000):
+    path.write_text(CONFIG.format(data=data, epoch_size=epoch_size, sweep=sweep or SEARCH.format(trials=trials)))
+    return path
+
+
+def load(folder):
+    import optuna
+
+    info = json.loads((folder / "sweep.json").read_text())
+    return optuna.load_study(study_name=info["study"], storage=info["storage"])
+
+
+def states(study):
+    return [t.state.name for t in study.get_trials(deepcopy=False)]
+
+
+def best_of(run):
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if r["best"]][-1]
+
+
+def test_six_trials_best_first_and_best_yaml_retrains(cli, fraud, tmp_path):
+    config = write_config(tmp_path / "fraud.yaml", fraud)
+    sweep = tmp_path / "sweep"
+    result = cli("sweep", config, "--sweep-dir", sweep)
+    assert result.code == 0, result
+    trials = sorted(p.name for p in sweep.glob("trial-*"))
+    assert trials == [f"trial-{n:04d}" for n in range(6)]
+    study = load(sweep)
+    assert states(study) == ["COMPLETE"] * 6 and (sweep / "study.db").is_file()
+    for trial in study.trials:  # each trial's value is its run's best epoch, and its config holds its values
+        run = sweep / f"trial-{trial.number:04d}"
+        assert best_of(run)["f-beta"] == trial.value
+        assert json.loads((run / "trial.json").read_text())["trial"] == trial.number
+        assert f"batch-size: {trial.params['train.batch-size']}" in (run / "config.yaml").read_text()
+    best = max(study.trials, key=lambda t: t.value)
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("trial  state"))
+    assert lines[header + 1].split()[:3] == [f"{best.number:04d}", "complete", f"{best.value:.4f}"]
+    assert f"best checkpoint: {sweep / f'trial-{best.number:04d}' / 'best.nnrun'}" in result.stdout
+    again = tmp_path / "again"
+    retrain = cli("train", sweep / "best.yaml", "--run-dir", again, "--quiet")
+    assert retrain.code == 0, retrain
+    assert best_of(again)["f-beta"] == best.value
+    listed = cli("runs", sweep, "--format", "csv").stdout.splitlines()
+    assert listed[1].startswith(f"trial-{best.number:04d},") and len(listed) == 7  # best first
+
+
+def test_invalid_sampled_config_fails_with_its_reason_and_the_grid_goes_on(cli, fraud, tmp_path):
+    section = """\
+  sampler: grid
+  parameters:
+    train.optimizer.type: {choice: [adam, sgd]}
+    train.optimizer.beta1: {choice: [0.9]}
+"""
+    config = write_config(tmp_path / "g.yaml", fraud, section)
+    result = cli("sweep", config, "--sweep-dir", tmp_path / "s", "--trials", "5")
+    assert result.code == 0, result
+    assert "sweep g: 2 trials" in result.stdout  # a grid of two points: no more trials than that
+    study = load(tmp_path / "s")
+    by_type = {t.params["train.optimizer.type"]: t for t in study.trials}
+    assert by_type["adam"].state.name == "COMPLETE" and by_type["sgd"].state.name == "FAIL"
+    reason = by_type["sgd"].user_attrs["reason"]
+    assert reason.endswith("train.optimizer.beta1: not an option of sgd (its options: learning-rate, momentum, "
+                           "nesterov, weight-decay)") and reason in result.stdout
+    assert not (tmp_path / "s" / f"trial-{by_type['sgd'].number:04d}").exists()
+
+
+def test_non_finite_loss_prunes(cli, fraud, tmp_path):
+    section = """\
+  trials: 1
+  parameters:
+    train.optimizer.learning-rate: {choice: [1.0e+30]}
+"""
+    config = write_config(tmp_path / "n.yaml", fraud, section)
+    result = cli("sweep", config, "--sweep-dir", tmp_path / "s", "--set", "train.optimizer.type=sgd")
+    assert result.code == 0, result
+    (trial,) = load(tmp_path / "s").trials
+    assert trial.state.name == "PRUNED" and "the loss is nan" in trial.user_attrs["reason"]
+    assert "no trial completed: no best.yaml" in result.stdout
+
+
+def test_the_pruner_stops_a_trial_as_ctrl_c_would():
+    from types import SimpleNamespace
+
+    from nnrun.sweep.trial import TrialObserver
+
+    class Trial:
+        reported = []
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return len(self.reported) == 2
+
+    stopping = []
+    observer = TrialObserver(Trial(), "f-beta", lambda: bool(stopping))
+    trainer = SimpleNamespace(stop=SimpleNamespace(requested=None))
+    observer.started(trainer)
+    observer.epoch_finished(trainer, {"epoch": 1, "f-beta": 0.5}, None)
+    observer.epoch_finished(trainer, {"epoch": 2, "f-beta": float("nan")}, None)  # not reported
+    assert trainer.stop.requested is None
+    observer.epoch_finished(trainer, {"epoch": 3, "f-beta": 0.25}, None)
+    assert trainer.stop.requested == "pruned" and observer.pruned_at == 3
+    assert Trial.reported == [(1, 0.5), (3, 0.25)]
+    stopping.append(True)
+    late = SimpleNamespace(stop=SimpleNamespace(requested=None))
+    observer.started(late)  # Ctrl-C while the session was being built: the trial stops at once
+    assert late.stop.requested == "sweep stopping"
+
+
+def test_two_jobs_never_share_a_folder_and_keep_the_study_whole(cli, fraud, tmp_path):
+    config = write_config(tmp_path / "j.yaml", fraud, trials=4)
+    sweep = tmp_path / "s"
+    result = cli("sweep", config, "--sweep-dir", sweep, "--jobs", "2")
+    assert result.code == 0, result
+    study = load(sweep)
+    assert states(study) == ["COMPLETE"] * 4
+    folders = sorted(sweep.glob("trial-*"))
+    assert [f.name for f in folders] == [f"trial-{n:04d}" for n in range(4)]
+    pids = set()
+    for folder in folders:
+        assert json.loads((folder / "trial.json").read_text())["trial"] == int(folder.name[-4:])
+        pids.add(json.loads((folder / "status.json").read_text())["pid"])
+    assert len(pids) == 2  # two processes trained
+    with sqlite3.connect(sweep / "study.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def _start(config, sweep, *more):
+    return subprocess.Popen([sys.executable, "-m", "nnrun", "sweep", str(config), "--sweep-dir", str(sweep), *more],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_running_after_complete(sweep, process, limit=90):
+    """Until one trial has completed and another has finished its first epoch (of six)."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        if (sweep / "study.db").is_file():
+            try:
+                with sqlite3.connect(sweep / "study.db", timeout=30) as db:
+                    rows = db.execute("SELECT number, state FROM trials").fetchall()
+            except sqlite3.OperationalError:  # Optuna is still making its tables
+                rows = []
+            done = [n for n, s in rows if s == "COMPLETE"]
+            running = [n for n, s in rows if s == "RUNNING"]
+            if done and running and (sweep / f"trial-{running[0]:04d}" / "metrics.jsonl").is_file():
+                return running[0]
+        time.sleep(0.2)
+    raise AssertionError("the sweep never got to its second trial")
+
+
+def _check_resumed(sweep, trials):
+    """After --resume: every trial judged, the wanted number completed, each interrupted trial's
+    values run again under a new number, one folder per trial number."""
+    study = load(sweep)
+    found = study.get_trials(deepcopy=False)
+    assert "RUNNING" not in states(study) and "WAITING" not in states(study)
+    numbers = [t.number for t in found]
+    assert numbers == list(range(len(found)))
+    complete = [t for t in found if t.state.name == "COMPLETE"]
+    assert len(complete) == trials
+    interrupted = [t for t in found if t.user_attrs.get("interrupted")]
+    for stopped in interrupted:
+        retry = [t for t in found if t.user_attrs.get("retry-of") == stopped.number]
+        assert len(retry) == 1 and retry[0].params == stopped.params and retry[0].state.name == "COMPLETE"
+    for trial in complete:
+        status = json.loads((sweep / f"trial-{trial.number:04d}" / "status.json").read_text())
+        assert status["state"] == "finished"
+    assert {p.name for p in sweep.glob("trial-*")} <= {f"trial-{n:04d}" for n in numbers}
+    return interrupted
+
+
+def _stop_mid_trial(fraud, tmp_path, how):
+    """A 3-trial sweep in its own process, sent `how` while its second trial trains."""
+    config = write_config(tmp_path / "i.yaml", fraud, trials=3, epoch_size=10000)
+    sweep = tmp_path / "s"
+    process = _start(config, sweep, "--set", "train.epoch-count=6")
+    running = _wait_for_running_after_complete(sweep, process)
+    process.send_signal(how)
+    output = process.communicate(timeout=60)[0]
+    return sweep, running, process.returncode, output
+
+
+def test_ctrl_c_stops_cleanly_and_resume_loses_nothing(fraud, tmp_path):
+    sweep, running, code, output = _stop_mid_trial(fraud, tmp_path, signal.SIGINT)
+    assert code == 130, output
+    assert f"go on with nnrun sweep --resume {sweep}" in output
+    study = load(sweep)
+    stopped = {t.number: t for t in study.trials}[running]
+    assert stopped.state.name == "FAIL" and stopped.user_attrs["interrupted"] == "stopped"
+    assert "RUNNING" not in states(study) and states(study).count("WAITING") == 1
+    status = json.loads((sweep / f"trial-{running:04d}" / "status.json").read_text())
+    assert status["state"] == "stopped"  # the trial's run stopped as `nnrun train` stops
+    result = run_cli("sweep", "--resume", sweep)
+    assert result.code == 0, result
+    assert [t.number for t in _check_resumed(sweep, 3)] == [running]
+
+
+def test_sigkill_then_resume_loses_nothing(fraud, tmp_path):
+    sweep, running, code, output = _stop_mid_trial(fraud, tmp_path, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert "RUNNING" in states(load(sweep))  # what a kill leaves: the study still opens
+    result = run_cli("sweep", "--resume", sweep)
+    assert result.code == 0, result
+    assert f"trials {running} were left running by a sweep that was killed" in result.stdout
+    assert [t.number for t in _check_resumed(sweep, 3)] == [running]
