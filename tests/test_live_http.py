@@ -197,3 +197,14 @@ def test_mid_epoch_only_the_status_is_read_again(tmp_path, capsys):
     third = site.view(".")
     assert third["content"] != first["content"] and third["epochs"] == 1 and third["warnings"] == []
     assert "damaged" not in capsys.readouterr().err
+
+
+def test_a_non_local_bind_warns(world, capsys):
+    server = start(Site(world[1]), ("0.0.0.0", 0))
+    try:
+        assert "warning: serving on 0.0.0.0:" in capsys.readouterr().err
+        # bound to every address, it answers whatever name it is reached by
+        assert request(server, "GET", "/api/site", host="my-machine.example:8091")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
