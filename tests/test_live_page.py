@@ -1,6 +1,7 @@
 """The live page in a real headless browser (Debian's chromium driven by Playwright): it shows the
 last epoch's matrix, follows new epochs without a reload, lists a cell's examples, shows hostile
 names as text, and says so when a run is waiting, damaged or deleted."""
+import json
 import shutil
 
 import pytest
@@ -18,6 +19,8 @@ CLASSES = ["vertical", "horizontal", "diagonal"]
 M1 = [[30, 6, 4], [5, 30, 5], [3, 2, 35]]
 M2 = [[36, 3, 1], [2, 37, 1], [1, 1, 38]]
 EVIL = "<script>alert(1)</script>"
+EVIL_FILE = "<img src=x onerror=alert(3)>"
+EVIL_RUN = "f-<img src=x onerror=alert(4)>"
 WAIT_MS = 8000
 
 
@@ -53,6 +56,14 @@ def world(tmp_path_factory):
         f.write("this is not json\n")
     append_epoch(root / "d-damaged", 2, M2, CLASSES)
     make_run(root / "e-doomed", images, CLASSES, [M1])
+    named = base / "named"  # the images again, with hostile file names as their ids
+    shutil.copytree(images, named)
+    manifest = json.loads((named / "dataset.json").read_text())
+    manifest["splits"]["validation"]["ids"] = "validation.ids.json"
+    count = manifest["splits"]["validation"]["count"]
+    (named / "validation.ids.json").write_text(json.dumps([f"{EVIL_FILE}{i}.png" for i in range(count)]))
+    (named / "dataset.json").write_text(json.dumps(manifest))
+    make_run(root / EVIL_RUN, named, CLASSES, [M1])
     server = start(Site(root), ("127.0.0.1", 0))
     yield root, url_of(server)
     server.shutdown()
@@ -139,3 +150,15 @@ def test_waiting_damaged_and_deleted_runs(page, world):
     page.wait_for_function("document.getElementById('notice').textContent.includes('is gone')", timeout=WAIT_MS)
     assert page.text_content("#state") == "gone"
     assert page.text_content("#connection") == "live"  # the server is still up and answering
+
+
+def test_hostile_file_and_run_names_stay_text(page, world):
+    open_run(page, world[1], EVIL_RUN)
+    links = page.eval_on_selector_all("#runs a", "links => links.map(a => a.textContent)")
+    assert EVIL_RUN in links
+    page.click('#card-last td[data-actual="0"][data-predicted="1"]')
+    page.wait_for_selector("#examples .thumbs figure", timeout=WAIT_MS)
+    captions = page.eval_on_selector_all("#examples .id", "spans => spans.map(s => s.textContent)")
+    assert captions and all(c.startswith(EVIL_FILE) for c in captions)
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.dialogs == []
