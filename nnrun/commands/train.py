@@ -50,13 +50,13 @@ def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, pr
         from nnrun.train.launch import launch
         argv = _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorboard, live)
         sys.exit(launch(nproc, max_restarts, argv))
-    from nnrun.train.distributed import launched
+    from nnrun.train.distributed import RankError, launched
     if launched() and os.environ.get("RANK") != "0":
         try:  # rank 0 says what went wrong; the other ranks' identical lines would only repeat it
             return _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live)
-        except UserError as problem:
-            if str(problem).startswith(f"rank {os.environ.get('RANK')}:"):  # about this rank alone
-                raise
+        except RankError:
+            raise
+        except UserError:
             sys.exit(2)
     return _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live)
 
@@ -188,6 +188,7 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
         except UserError as mistake:
             problem = mistake
         world.agree(problem)
+        _same_dataset_everywhere(session, world)
         if payload is not None:
             done = int(payload["resume"]["epoch"])
             count = spec.train["epoch-count"]
@@ -227,6 +228,15 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
                 folder.close()
     finally:
         torch.set_num_threads(threads_before)
+
+
+def _same_dataset_everywhere(session, world):
+    """Every rank of a job (on any machine) must train on the same prepared dataset."""
+    digests = world.gather(session.manifest_sha256)
+    for rank, digest in enumerate(digests):
+        if digest != digests[0]:
+            raise UserError(f"rank {rank}: the dataset {session.dataset.path} is not rank 0's "
+                            f"(their dataset.json differ); prepare it once and copy it to every machine")
 
 
 def _write_run_facts(folder, spec, session, payload):

@@ -23,6 +23,10 @@ from nnrun.errors import UserError
 TIMEOUT = datetime.timedelta(minutes=30)
 
 
+class RankError(UserError):
+    """A mistake this rank finds before the ranks can talk (so it says it itself)."""
+
+
 class World:
     """One process's view of the job: rank, size, and the collectives the trainer needs."""
 
@@ -78,7 +82,7 @@ class World:
     def agree(self, problem):
         """After a setup step that can fail on some ranks: raise on every rank if it failed on
         any. `problem` is this rank's UserError or None; rank 0 raises the first failing rank's
-        message (its own first), the others raise it too but print nothing (see `quiet_error`)."""
+        message (its own first), the others raise it too but print nothing (nnrun.commands.train)."""
         if not self.parallel:
             if problem is not None:
                 raise problem
@@ -112,7 +116,7 @@ def _integer(name):
     try:
         return int(value)
     except ValueError:
-        raise UserError(f"environment variable {name}={value!r}: not a whole number "
+        raise RankError(f"environment variable {name}={value!r}: not a whole number "
                         f"(is this process started by torchrun?)") from None
 
 
@@ -128,9 +132,9 @@ def open_world(device_option):
     cuda = wanted.startswith("cuda") or (wanted == "auto" and torch.cuda.is_available())
     if cuda:
         if not torch.cuda.is_available():
-            raise UserError(f"rank {rank}: train.device {wanted}: CUDA is not available on this machine")
+            raise RankError(f"rank {rank}: train.device {wanted}: CUDA is not available on this machine")
         if local_rank >= torch.cuda.device_count():
-            raise UserError(f"rank {rank}: LOCAL_RANK {local_rank} but this machine has "
+            raise RankError(f"rank {rank}: LOCAL_RANK {local_rank} but this machine has "
                             f"{torch.cuda.device_count()} GPU(s): start at most one process per GPU")
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)

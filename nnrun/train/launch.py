@@ -33,6 +33,8 @@ def launch(nproc, max_restarts, argv):
 
     # the launcher's own log says what the one line below says, at length
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    # one thread per process unless told otherwise: what torchrun does, without its warning
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     args = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}",
                                          f"--max-restarts={max_restarts}", "-m", "nnrun", "train", *argv])
     try:
