@@ -113,6 +113,13 @@ def _same_kind(where, kind, value, existing):
                                                    if now == "whole number" and have == "number" else ""))
 
 
+def shown(value):
+    """A sampled value for a line or a table cell: 4 significant digits, maps and lists as JSON."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
 def encoded(value):
     """Optuna's categorical choices are plain scalars; a map or list choice travels as its JSON."""
     if value is None or isinstance(value, (bool, int, float, str)):

@@ -5,9 +5,11 @@ failed, interrupted, running), the best trial's config as SWEEP/best.yaml (ready
 Rows come from the study, so a study shared by several machines shows every machine's trials;
 a trial's run folder is named when it is in this sweep folder.
 """
+import json
+
 from nnrun import runs_table
 from nnrun.sweep import study as studies
-from nnrun.sweep.space import decoded
+from nnrun.sweep.space import decoded, shown
 
 ORDER = ("complete", "pruned", "failed", "interrupted", "running", "waiting")
 
@@ -32,7 +34,7 @@ def trial_rows(study, folder, parameters):
                metric: trial.value if trial.value is not None else _last_reported(trial),
                "epoch": _best_epoch(path), "wall": wall, "values": decoded(parameters, trial.params or trial.system_attrs.get("fixed_params") or {}),
                "where": _where(trial, path)}
-        row.update({key: _shown(value) for key, value in row["values"].items()})
+        row.update({key: shown(value) for key, value in row["values"].items()})
         rows.append(row)
     return sort_trials(rows, metric, folder.info["direction"])
 
@@ -48,10 +50,6 @@ def _where(trial, path):
     if reason:
         where.append(reason)
     return ": ".join(where) or None
-
-
-def _shown(value):
-    return f"{value:.4g}" if isinstance(value, float) else value
 
 
 def _last_reported(trial):
@@ -96,7 +94,7 @@ def write_best(folder, row):
     checkpoint = folder.trial_path(row["number"]) / "best.nnrun"
     header = [f"The best trial of the sweep in {folder.path}: trial {row['number']}, "
               f"{metric} {row[metric]:.6g}" + (f" at epoch {row['epoch']}" if row.get("epoch") else ""),
-              "Its values: " + ", ".join(f"{k}={v}" for k, v in row["values"].items())]
+              "Its values: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in row["values"].items())]
     if checkpoint.is_file():
         header.append(f"Its checkpoint: {checkpoint}")
     header.append(f"Train it again: nnrun train {folder.path / 'best.yaml'}")

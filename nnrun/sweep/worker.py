@@ -15,12 +15,12 @@ import sys
 import click
 
 from nnrun.sweep import study as studies
+from nnrun.sweep.space import shown
 from nnrun.sweep.trial import run_trial
 
 
 def trial_line(outcome, metric):
-    values = " ".join(f"{path}={v:.4g}" if isinstance(v, float) else f"{path}={v}"
-                      for path, v in outcome.values.items())
+    values = " ".join(f"{path}={shown(v)}" for path, v in outcome.values.items())
     figure = f"{metric} {outcome.value:.6g}" if outcome.value is not None else ""
     reason = f"  ({outcome.reason})" if outcome.reason and outcome.state != "complete" else ""
     return (f"trial {outcome.number:04d}  {outcome.state:<11} {figure:<20} {values}  "
