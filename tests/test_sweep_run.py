@@ -129,6 +129,11 @@ def test_non_finite_loss_prunes(cli, fraud, tmp_path):
     (trial,) = load(tmp_path / "s").trials
     assert trial.state.name == "PRUNED" and "the loss is nan" in trial.user_attrs["reason"]
     assert "no trial completed: no best.yaml" in result.stdout
+    info = json.loads((tmp_path / "s" / "sweep.json").read_text())  # the dataset has gone since
+    info["config"]["data"] = str(tmp_path / "gone")
+    (tmp_path / "s" / "sweep.json").write_text(json.dumps(info))
+    again = cli("sweep", "--resume", tmp_path / "s", "--trials", "2")
+    assert again.code == 2 and f"{tmp_path / 'gone'}" in again.stderr and len(load(tmp_path / "s").trials) == 1
 
 
 def test_the_pruner_stops_a_trial_as_ctrl_c_would():
@@ -224,11 +229,11 @@ def _check_resumed(sweep, trials):
     return interrupted
 
 
-def _stop_mid_trial(fraud, tmp_path, how):
+def _stop_mid_trial(fraud, tmp_path, how, *more):
     """A 3-trial sweep in its own process, sent `how` while its second trial trains."""
     config = write_config(tmp_path / "i.yaml", fraud, trials=3, epoch_size=10000)
     sweep = tmp_path / "s"
-    process = _start(config, sweep, "--set", "train.epoch-count=6")
+    process = _start(config, sweep, "--set", "train.epoch-count=6", *more)
     running = _wait_for_running_after_complete(sweep, process)
     process.send_signal(how)
     output = process.communicate(timeout=60)[0]
@@ -258,3 +263,15 @@ def test_sigkill_then_resume_loses_nothing(fraud, tmp_path):
     assert result.code == 0, result
     assert f"trials {running} were left running by a sweep that was killed" in result.stdout
     assert [t.number for t in _check_resumed(sweep, 3)] == [running]
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_two_jobs_stops_both_and_resume_loses_nothing(fraud, tmp_path):
+    sweep, running, code, output = _stop_mid_trial(fraud, tmp_path, signal.SIGINT, "--jobs", "2")
+    assert code == 130, output
+    study = load(sweep)
+    assert "RUNNING" not in states(study)
+    assert not subprocess.run(["pgrep", "-f", f"nnrun.sweep.worker {sweep}"], capture_output=True).stdout
+    result = run_cli("sweep", "--resume", sweep, "--jobs", "2")
+    assert result.code == 0, result
+    assert running in [t.number for t in _check_resumed(sweep, 3)]

@@ -55,6 +55,9 @@ def sweep(config, overrides, trials, jobs, storage, study_name, sweep_dir, resum
         if storage is not None:
             folder.info["storage"] = storage
         parameters = sweep_section(folder.info["config"]["sweep"])["parameters"]
+        from nnrun.sweep.setup import recheck
+
+        recheck(folder.info, f"--resume {resume_dir}")
         study = studies.open_study(folder.info, parameters)
         stale = studies.recover_stale(study, own=folder.info["storage"] == folder.default_storage())
         folder.save()
@@ -98,7 +101,7 @@ def _run(folder, parameters, jobs, study):
     click.echo(f"sweep {info['name']}: {info['trials']} trials by {info['metric']} ({info['direction']}), "
                f"{settings['sampler']} sampler, {pruner} pruner, {jobs} job{'s' if jobs > 1 else ''}; "
                f"{studies.counted(study)} done or running\n"
-               f"sweep folder: {folder.path}\nstudy: {info['study']} in {info['storage']}")
+               f"sweep folder: {folder.path}\nstudy: {info['study']} in {studies.without_password(info['storage'])}")
     if jobs == 1:
         outcomes, stopped = run_jobs_share(folder, parameters)
         bug = any(o.bug for o in outcomes)

@@ -24,17 +24,29 @@ def _absolute_paths(raw, spec):
     return apply_overrides(raw, sets)
 
 
-def judged_by(settings, spec, source):
-    """(metric, direction) of the sweep; checks the config against its dataset on the way."""
+def checked_task(spec, source):
+    """The config's task on its dataset: the check `nnrun train` makes before a run starts."""
     from nnrun.data.dataset import open_dataset
     from nnrun.train.session import dataset_path
     from nnrun.train.task import make_task
 
     try:
-        task = make_task(spec, open_dataset(dataset_path(spec)))
+        return make_task(spec, open_dataset(dataset_path(spec)))
     except UserError as mistake:
         message = str(mistake)
         raise UserError(message if message.startswith(f"{source}:") else f"{source}: {message}") from None
+
+
+def recheck(info, where):
+    """A resumed sweep's config against its dataset again (it may have moved or changed since)."""
+    from nnrun.config.spec import spec_from_data
+
+    checked_task(spec_from_data(info["config"], source=where, default_name=info["name"]), where)
+
+
+def judged_by(settings, spec, source):
+    """(metric, direction) of the sweep; checks the config against its dataset on the way."""
+    task = checked_task(spec, source)
     metric = task.metric if settings["metric"] == "auto" else settings["metric"]
     if metric in POSITIVE_METRICS and task.positive is None:
         raise UserError(f"{source}: sweep.metric: {metric} needs a positive class (a two-class task, or "

@@ -58,6 +58,16 @@ def make_pruner(pruner):
                                        n_warmup_steps=pruner["warmup-epochs"])
 
 
+def without_password(url):
+    """The URL to print: a database password never reaches the terminal or a log."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: it is shown as given (and refused when opened)
+        return url
+
+
 def storage(url):
     """An RDB storage for `url`; SQLite waits for a busy database instead of failing at once
     (several jobs write one study file)."""
@@ -67,7 +77,7 @@ def storage(url):
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except Exception as problem:  # sqlalchemy's errors for a bad URL, a missing driver, no server
         first = str(problem).strip().splitlines()[0] if str(problem).strip() else type(problem).__name__
-        raise UserError(f"--storage {url}: cannot open the study there: {first}") from None
+        raise UserError(f"--storage {without_password(url)}: cannot open the study there: {first}") from None
 
 
 def open_study(info, parameters, slot=0, create=False):
@@ -81,9 +91,9 @@ def open_study(info, parameters, slot=0, create=False):
         else:
             study = optuna.load_study(study_name=info["study"], storage=storage(info["storage"]))
     except KeyError:
-        raise UserError(f"{info['storage']}: holds no study named {info['study']!r}") from None
+        raise UserError(f"{without_password(info['storage'])}: holds no study named {info['study']!r}") from None
     except ValueError as problem:  # a shared study made with another direction, say
-        raise UserError(f"study {info['study']!r} at {info['storage']}: {problem}") from None
+        raise UserError(f"study {info['study']!r} at {without_password(info['storage'])}: {problem}") from None
     study.sampler = make_sampler(settings, parameters, slot, len(study.get_trials(deepcopy=False)))
     study.pruner = make_pruner(settings["pruner"])
     return study
@@ -93,8 +103,8 @@ def check_direction(study, info):
     wanted = info["direction"]
     have = study.direction.name.lower()
     if have != wanted:
-        raise UserError(f"study {info['study']!r} at {info['storage']} is {have}d, but this sweep would "
-                        f"{wanted} {info['metric']} (is it another sweep's study?)")
+        raise UserError(f"study {info['study']!r} at {without_password(info['storage'])} is {have}d, but this "
+                        f"sweep would {wanted} {info['metric']} (is it another sweep's study?)")
 
 
 def counted(study):

@@ -32,11 +32,16 @@ def trial_rows(study, folder, parameters):
             wall = (trial.datetime_complete - trial.datetime_start).total_seconds()
         row = {"trial": f"{trial.number:04d}", "number": trial.number, "state": _state(trial),
                metric: trial.value if trial.value is not None else _last_reported(trial),
-               "epoch": _best_epoch(path), "wall": wall, "values": decoded(parameters, trial.params or trial.system_attrs.get("fixed_params") or {}),
+               "epoch": _best_epoch(path), "wall": wall, "values": decoded(parameters, _params(trial)),
                "where": _where(trial, path)}
         row.update({key: shown(value) for key, value in row["values"].items()})
         rows.append(row)
     return sort_trials(rows, metric, folder.info["direction"])
+
+
+def _params(trial):
+    """A trial's values; a waiting one (queued again after an interruption) has them as fixed params."""
+    return trial.params or trial.system_attrs.get("fixed_params") or {}
 
 
 def _where(trial, path):
