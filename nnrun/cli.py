@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from nnrun.errors import UserError
+from nnrun.errors import UserError, one_line
 
 # command name -> (module in nnrun.commands, attribute, one-line help)
 COMMANDS = {
@@ -59,7 +59,7 @@ def main(argv=None):
     try:
         cli.main(args=argv, prog_name="nnrun", standalone_mode=False)
     except UserError as mistake:
-        click.echo(f"error: {mistake}", err=True)
+        click.echo(f"error: {one_line(mistake)}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -10,8 +10,23 @@ class UserError(Exception):
     """A mistake in what the user gave us (config, data, paths, flags)."""
 
 
+LONGEST_MESSAGE = 1000  # characters of a message shown; a value quoted in one can be megabytes
+
+
+def one_line(mistake):
+    """A UserError's text as the one line the CLI prints: line breaks (from a quoted value)
+    escaped, and the middle of an overlong message cut out, keeping its start and end."""
+    text = str(mistake).replace("\r", "\\r").replace("\n", "\\n")
+    if len(text) > LONGEST_MESSAGE:
+        keep = LONGEST_MESSAGE // 2
+        text = f"{text[:keep]} [... {len(text) - 2 * keep:,} characters ...] {text[-keep:]}"
+    return text
+
+
 def did_you_mean(word, choices):
     """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
+    if len(str(word)) > 100:  # no name is this long, and difflib would take minutes over it
+        return ""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
 

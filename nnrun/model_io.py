@@ -18,6 +18,7 @@ from nnrun import __version__
 from nnrun.checkpoint import read_checkpoint, write_checkpoint
 from nnrun.data.preprocess import Preprocessing
 from nnrun.errors import UserError
+from nnrun.model_check import check_model_payload
 from nnrun.lazy import OnFirstUse
 from nnrun.network.plan import plan_network
 
@@ -90,9 +91,10 @@ def read_model(path):
     if payload.get("kind") != KIND:
         raise UserError(f"{path}: not a model checkpoint (kind {payload.get('kind')!r})")
     try:
-        payload["plan"] = plan_network(payload["network"])
+        payload["plan"] = plan_network(payload.get("network"))
     except UserError as problem:
         raise UserError(f"{path}: its network description does not plan: {problem}") from None
+    check_model_payload(payload, path)  # every field, as strictly as a config
     payload["path"] = str(path)
     return payload
 

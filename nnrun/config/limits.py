@@ -17,10 +17,19 @@ MAX_VALUES = 1_000_000  # values in the config once every alias is expanded
 def check_yaml_shape(text, source):
     """UserError when the YAML text nests too deep or its aliases expand too far.
     Syntax errors come out as yaml.YAMLError, for the caller to report as it reports them."""
+    try:
+        _measure(yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), source)
+    except yaml.YAMLError:
+        # libyaml (ten times faster) and the pure-Python parser the config is read with differ
+        # on a few edge cases: let the latter decide what is a syntax error
+        _measure(yaml.parse(text, Loader=yaml.SafeLoader), source)
+
+
+def _measure(events, source):
     stack = []      # per open collection: [values inside so far, its anchor]
     sizes = {}      # anchor -> values in the node it names
     total = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in events:
         if isinstance(event, yaml.CollectionStartEvent):
             stack.append([0, event.anchor])
             if len(stack) > MAX_DEPTH:

@@ -74,7 +74,7 @@ def parse_override(text):
     if not sep or not key.strip():
         raise UserError(f"--set {text}: expected KEY.PATH=VALUE")
     try:
-        check_yaml_shape(raw, f"--set {text}")
+        check_yaml_shape(raw, f"--set {key.strip()}=")
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw  # not YAML: take the text as it is (a path with odd characters, say)

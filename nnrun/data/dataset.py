@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnrun.data.manifest_check import check_ids, check_manifest_fields
 from nnrun.errors import UserError, did_you_mean
 
 FORMAT = "nnrun-dataset"
@@ -176,9 +177,7 @@ class PreparedDataset:
                 ids = json.loads(path.read_text())
             except (OSError, ValueError) as problem:
                 raise UserError(f"{path} is not readable JSON ({problem})") from None
-            if not isinstance(ids, list) or len(ids) != self.count(split):
-                raise UserError(f"{path} should list {self.count(split)} ids")
-            cache[split] = [str(i) for i in ids]
+            cache[split] = check_ids(ids, path, self.count(split))
         return cache[split]
 
 
@@ -220,6 +219,7 @@ def _read_manifest(folder):
         problems.append("image")
     if problems:
         raise UserError(f"{path}: missing or invalid {', '.join(problems)}")
+    check_manifest_fields(manifest, path, [name for name in SPLIT_NAMES if name in manifest["splits"]])
     return manifest
 
 
