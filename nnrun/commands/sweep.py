@@ -102,12 +102,14 @@ def _run(folder, parameters, jobs, study):
                f"{settings['sampler']} sampler, {pruner} pruner, {jobs} job{'s' if jobs > 1 else ''}; "
                f"{studies.counted(study)} done or running\n"
                f"sweep folder: {folder.path}\nstudy: {info['study']} in {studies.without_password(info['storage'])}")
+    mistake = False
     if jobs == 1:
         outcomes, stopped = run_jobs_share(folder, parameters)
         bug = any(o.bug for o in outcomes)
     else:
         stopped, codes = run_children(folder, jobs)
-        bug = any(code not in (0, 130) for code in codes)
+        mistake = 2 in codes  # a job's one-line error is above
+        bug = any(code not in (0, 2, 130) for code in codes)
     rows, lines = summary.report(study, folder, parameters)
     if rows:
         click.echo(rows)
@@ -116,6 +118,8 @@ def _run(folder, parameters, jobs, study):
     if stopped:
         click.echo(f"stopped: go on with nnrun sweep --resume {folder.path}", err=True)
         sys.exit(130)
+    if mistake:
+        sys.exit(2)
     if bug:
         click.echo("error: a trial failed with an unexpected error (its traceback is above)", err=True)
         sys.exit(1)
