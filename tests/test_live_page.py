@@ -104,6 +104,8 @@ def test_shows_the_last_epoch_and_follows_new_ones(page, world):
     assert page.evaluate("window.notReloaded") is True
     assert matrix_values(page, "card-last") == [v for row in M2 for v in row]
     assert page.locator("#curves .chart").count() >= 3
+    href = page.get_attribute('#run-facts dd.files a:text-is("metrics.jsonl")', "href")
+    assert page.request.get(world[1].rstrip("/") + href).text().count("\n") == 2  # the run's own file
 
 
 def test_cell_click_lists_thumbnails(page, world):

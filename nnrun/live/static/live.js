@@ -275,9 +275,14 @@ function renderFacts(view) {
   const list = clear($("run-facts"));
   const facts = flatten(view.run_info || {}, "");
   if (view.test) for (const [k, v] of Object.entries(view.test)) facts.push([`test.${k}`, v]);
-  if (view.files) facts.push(["files", view.files.join(", ")]);
   for (const [key, value] of facts) {
     list.append(el("dt", {text: key}), el("dd", {text: typeof value === "number" ? fmt(value, 6) : String(value)}));
+  }
+  if (view.files && view.files.length) {  // the run's own files, as the server has them
+    const base = view.id === "." ? "/files/" : "/files/" + view.id.split("/").map(encodeURIComponent).join("/") + "/";
+    const links = el("dd", {class: "files"});
+    for (const file of view.files) links.append(el("a", {href: base + encodeURIComponent(file), text: file}), " ");
+    list.append(el("dt", {text: "files"}), links);
   }
   $("config").textContent = view.config || "(no config.yaml)";
 }
