@@ -30,7 +30,7 @@ def test_fraud_demo_is_deterministic_synthetic_and_split_three_ways(tmp_path):
     assert data.features == [f"V{i}" for i in range(1, 29)] + ["Amount"]
     assert data.split_names == ["train", "validation", "test"]
     positives = sum(data.class_counts(s)["1"] for s in data.split_names)
-    assert positives == 50  # 0.25% of 20,000
+    assert positives == 200  # 1% of 20,000
     assert data.manifest["sources"] == []
     assert data.manifest["command"] == f"nnrun prepare demo fraud {tmp_path / 'a'} --quiet"
 
