@@ -58,7 +58,7 @@ def load(folder):
     import optuna
 
     info = json.loads((folder / "sweep.json").read_text())
-    return optuna.load_study(study_name=info["study"], storage=info["storage"])
+    return optuna.load_study(study_name=info["study"], storage=info["storage"] or f"sqlite:///{folder / 'study.db'}")
 
 
 def states(study):
@@ -256,8 +256,9 @@ def test_ctrl_c_stops_cleanly_and_resume_loses_nothing(fraud, tmp_path):
 
 
 def test_sigkill_then_resume_loses_nothing(fraud, tmp_path):
-    sweep, running, code, output = _stop_mid_trial(fraud, tmp_path, signal.SIGKILL)
+    killed, running, code, output = _stop_mid_trial(fraud, tmp_path, signal.SIGKILL)
     assert code == -signal.SIGKILL
+    sweep = killed.rename(tmp_path / "moved")  # the study moves with its folder
     assert "RUNNING" in states(load(sweep))  # what a kill leaves: the study still opens
     result = run_cli("sweep", "--resume", sweep)
     assert result.code == 0, result

@@ -58,8 +58,8 @@ def sweep(config, overrides, trials, jobs, storage, study_name, sweep_dir, resum
         from nnrun.sweep.setup import recheck
 
         recheck(folder.info, f"--resume {resume_dir}")
-        study = studies.open_study(folder.info, parameters)
-        stale = studies.recover_stale(study, own=folder.info["storage"] == folder.default_storage())
+        study = studies.open_study(folder, parameters)
+        stale = studies.recover_stale(study, own=folder.own_study)
         folder.save()
         if stale:
             click.echo(f"trials {', '.join(str(n) for n in stale)} were left running by a sweep that was "
@@ -74,11 +74,10 @@ def sweep(config, overrides, trials, jobs, storage, study_name, sweep_dir, resum
         path = new_sweep_path(info["name"], sweep_dir)
         made = not path.exists()
         folder = SweepFolder.create(path, {**info, "storage": storage, "study": study_name})
-        folder.info["storage"] = storage or folder.default_storage()
         folder.info["study"] = study_name or f"{info['name']}/{folder.path.name}"
         try:
-            study = studies.open_study(folder.info, parameters, create=True)
-            studies.check_direction(study, folder.info)
+            study = studies.open_study(folder, parameters, create=True)
+            studies.check_direction(study, folder)
             folder.save()
         except BaseException:  # nothing half-made: the folder goes (or is emptied again, when given)
             if made:
@@ -101,7 +100,7 @@ def _run(folder, parameters, jobs, study):
     click.echo(f"sweep {info['name']}: {info['trials']} trials by {info['metric']} ({info['direction']}), "
                f"{settings['sampler']} sampler, {pruner} pruner, {jobs} job{'s' if jobs > 1 else ''}; "
                f"{studies.counted(study)} done or running\n"
-               f"sweep folder: {folder.path}\nstudy: {info['study']} in {studies.without_password(info['storage'])}")
+               f"sweep folder: {folder.path}\nstudy: {info['study']} in {studies.without_password(folder.storage_url)}")
     mistake = False
     if jobs == 1:
         outcomes, stopped = run_jobs_share(folder, parameters)

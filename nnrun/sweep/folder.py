@@ -2,7 +2,8 @@
 
     runs/<config name>/sweep-<time>/     (or --sweep-dir)
       sweep.json        what the sweep runs: the config as data (--set applied), its source, the
-                        storage URL and study name, the metric and direction; what --resume reads
+                        storage URL (null: study.db here) and study name, the metric and
+                        direction; what --resume reads
       study.db          the Optuna study (SQLite), unless --storage named another database
       trial-0007/       trial 7's run folder, an ordinary `nnrun train` run (plus trial.json)
       best.yaml         the best trial's resolved config, ready for `nnrun train`
@@ -78,8 +79,14 @@ class SweepFolder:
     def save(self):
         write_atomic(self.path / SWEEP, json.dumps(self.info, indent=2) + "\n")
 
-    def default_storage(self):
-        return f"sqlite:///{self.path / STUDY}"
+    @property
+    def own_study(self):
+        """The study is SWEEP/study.db (sweep.json's storage is null): it moves with the folder."""
+        return self.info.get("storage") is None
+
+    @property
+    def storage_url(self):
+        return f"sqlite:///{self.path / STUDY}" if self.own_study else self.info["storage"]
 
     def trial_path(self, number):
         return self.path / f"trial-{number:04d}"

@@ -80,31 +80,31 @@ def storage(url):
         raise UserError(f"--storage {without_password(url)}: cannot open the study there: {first}") from None
 
 
-def open_study(info, parameters, slot=0, create=False):
+def open_study(folder, parameters, slot=0, create=False):
     """The sweep's study (created when `create`, joined when another machine made it first)."""
     optuna = _optuna()
-    settings = info["settings"]
+    info, url = folder.info, folder.storage_url
     try:
         if create:
-            study = optuna.create_study(storage=storage(info["storage"]), study_name=info["study"],
+            study = optuna.create_study(storage=storage(url), study_name=info["study"],
                                         direction=info["direction"], load_if_exists=True)
         else:
-            study = optuna.load_study(study_name=info["study"], storage=storage(info["storage"]))
+            study = optuna.load_study(study_name=info["study"], storage=storage(url))
     except KeyError:
-        raise UserError(f"{without_password(info['storage'])}: holds no study named {info['study']!r}") from None
+        raise UserError(f"{without_password(url)}: holds no study named {info['study']!r}") from None
     except ValueError as problem:  # a shared study made with another direction, say
-        raise UserError(f"study {info['study']!r} at {without_password(info['storage'])}: {problem}") from None
-    study.sampler = make_sampler(settings, parameters, slot, len(study.get_trials(deepcopy=False)))
-    study.pruner = make_pruner(settings["pruner"])
+        raise UserError(f"study {info['study']!r} at {without_password(url)}: {problem}") from None
+    study.sampler = make_sampler(info["settings"], parameters, slot, len(study.get_trials(deepcopy=False)))
+    study.pruner = make_pruner(info["settings"]["pruner"])
     return study
 
 
-def check_direction(study, info):
-    wanted = info["direction"]
+def check_direction(study, folder):
+    info, wanted = folder.info, folder.info["direction"]
     have = study.direction.name.lower()
     if have != wanted:
-        raise UserError(f"study {info['study']!r} at {without_password(info['storage'])} is {have}d, but this "
-                        f"sweep would {wanted} {info['metric']} (is it another sweep's study?)")
+        raise UserError(f"study {info['study']!r} at {without_password(folder.storage_url)} is {have}d, but "
+                        f"this sweep would {wanted} {info['metric']} (is it another sweep's study?)")
 
 
 def counted(study):
@@ -134,13 +134,14 @@ def recover_stale(study, own):
     """Trials left running by a sweep on this machine whose process is gone (SIGKILL, a crash, a
     power cut): recorded as interrupted and queued again. Returns their numbers. Trials of other
     machines sharing the study are theirs to finish; in a study of this sweep's own (`own`: its
-    study.db), a running trial killed before it was stamped with host and pid is stale too."""
+    study.db, which one machine uses), a running trial killed before it was stamped with host and
+    pid is stale too, and so is one stamped on another host (the folder was moved there)."""
     states = _optuna().trial.TrialState
     stale = []
     for trial in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
         attrs = trial.user_attrs
         pid = attrs.get("pid")
-        unstamped = own and "host" not in attrs
+        unstamped = own and attrs.get("host") != HOST
         if unstamped or (attrs.get("host") == HOST and isinstance(pid, int) and pid != os.getpid()
                          and not pid_alive(pid)):
             interrupted(study, trial.number, trial._trial_id, trial.params, "killed")

@@ -32,7 +32,7 @@ def run_jobs_share(folder, parameters, slot=0, echo=click.echo, verbose=False):
     from nnrun.train.console import StopSignal
 
     info = folder.info
-    study = studies.open_study(info, parameters, slot)
+    study = studies.open_study(folder, parameters, slot)
     outcomes = []
     with StopSignal() as stop:
         trial = None
