@@ -5,8 +5,6 @@ from torch import nn
 from nnrun.network.layers import REGISTRY
 from nnrun.network.memory import require_fit
 
-# Leaves whose activation the loss folds in, for numerical stability (log-softmax, BCE-with-logits).
-LOGIT_LEAVES = {"softmax": "cross-entropy", "logistic": "binary-cross-entropy"}
 
 
 def module_key(node_id):
@@ -34,7 +32,7 @@ class Network(nn.Module):
             self._steps.append((node.id, module_key(node.id) if module is not None else None, node.parents))
         self._inputs = [(n.id, n.out_shape.batch_dims()) for n in plan.inputs]
         self._leaves = [n.id for n in plan.leaves]
-        self._logit_leaves = {n.id for n in plan.leaves if LOGIT_LEAVES.get(n.layer) == plan.loss(n)}
+        self._logit_leaves = {n.id for n in plan.leaves if plan.fuses_activation(n)}
         self._penalties = [(n.id, n.options.get("l1-regularization", 0.0), n.options.get("l2-regularization", 0.0))
                            for n in plan.nodes
                            if n.options.get("l1-regularization") or n.options.get("l2-regularization")]

@@ -1,8 +1,13 @@
 """The layer vocabulary: one registry entry per layer type.
 
-An entry says which arguments the layer takes (positional order, checks, defaults), how its
-output shape follows from its inputs' shapes (`shape`), and how to build its torch module
-(`build`). Adding a layer type means adding one entry here and a test; nothing else.
+An entry says everything about a layer: which arguments it takes (positional order, checks,
+defaults), how its output shape follows from its inputs' shapes (`shape`), how to build its
+torch module with its initial weights (`build`), what a forward pass costs (`cost`, for the
+choice of threads), and which loss takes its pre-activation (`fused_loss`: softmax with
+cross-entropy, logistic with binary cross-entropy, for numerical stability). Its ONNX form is
+torch's export of the module (nnrun/export/onnx_graph.py): nothing to write per layer. Adding a
+layer type means adding one entry here and a test; nothing else (tests/test_layer_registry.py
+checks that every entry has every part and exports).
 Semantics follow Cortex (see CORTEX.md): convolution rounds down, pooling rounds up, dropout
 takes the keep probability, batch-norm averages with factor 0.9 and epsilon 1e-4, prelu starts
 at 0.25, and weights start He-initialised before relu/swish and Xavier otherwise.
@@ -43,6 +48,13 @@ class LayerType:
     transparent: bool = False      # looked through when finding the activation after a weight layer
     doc: str = ""
     expands_to: tuple = field(default=())   # combined layers: linear->relu = linear, relu
+    cost: object = None            # (args, in_shapes, out_shape) -> multiply-adds per example
+                                   # (None: one per output value)
+    fused_loss: str = None         # the loss that takes this leaf's pre-activation instead
+
+    def macs(self, args, in_shapes, out_shape):
+        """Multiply-adds of one example through this layer."""
+        return self.cost(args, in_shapes, out_shape) if self.cost else out_shape.size
 
 
 REGISTRY = {}
@@ -264,20 +276,23 @@ register(LayerType(
 register(LayerType(
     "linear", (Arg("output-size", a.positive_int),),
     shape=lambda p, s: Shape.vector(p["output-size"]), build=_build_linear,
+    cost=lambda p, s, out: s[0].size * out.size,
     doc="Fully connected: output-size (an image input is flattened)."))
 register(LayerType(
     "convolutional", KERNEL_PAD_STRIDE + (Arg("num-kernels", a.positive_int),),
     shape=lambda p, s: _spatial(s[0], p, p["num-kernels"], "convolutional", conv_size),
-    build=_build_conv, doc="kernel pad stride num-kernels; output rounds down; pad may be \"same\"."))
+    build=_build_conv, cost=lambda p, s, out: out.size * p["kernel"] ** 2 * s[0].channels, doc="kernel pad stride num-kernels; output rounds down; pad may be \"same\"."))
 register(LayerType(
     "depthwise-convolutional", KERNEL_PAD_STRIDE + (Arg("multiplier", a.positive_int, 1),),
     shape=lambda p, s: _spatial(s[0], p, s[0].channels * p["multiplier"], "depthwise-convolutional",
                                 conv_size),
-    build=_build_depthwise, doc="One kernel per input channel: kernel pad stride [multiplier]."))
+    build=_build_depthwise, cost=lambda p, s, out: out.size * p["kernel"] ** 2,
+    doc="One kernel per input channel: kernel pad stride [multiplier]."))
 register(LayerType(
     "separable-convolutional", KERNEL_PAD_STRIDE + (Arg("num-kernels", a.positive_int),),
     shape=lambda p, s: _spatial(s[0], p, p["num-kernels"], "separable-convolutional", conv_size),
-    build=_build_separable, doc="Depthwise then 1×1 pointwise convolution (Xception)."))
+    build=_build_separable, doc="Depthwise then 1×1 pointwise convolution (Xception).",
+    cost=lambda p, s, out: out.height * out.width * s[0].channels * (p["kernel"] ** 2 + p["num-kernels"])))
 for _name, _op in (("max-pooling", "max"), ("average-pooling", "avg")):
     register(LayerType(
         _name, KERNEL_PAD_STRIDE + (Arg("pool-op", a.choice("max", "avg", "avg-exc-pad"), _op),),
@@ -324,8 +339,9 @@ ACTIVATIONS = {
     "relu": _torch("ReLU"), "logistic": _torch("Sigmoid"), "tanh": _torch("Tanh"),
     "swish": _torch("SiLU"), "selu": _torch("SELU"), "softmax": _own("Softmax"),
 }
+FUSED_LOSSES = {"softmax": "cross-entropy", "logistic": "binary-cross-entropy"}
 for _name, _build in ACTIVATIONS.items():
-    register(LayerType(_name, shape=_one, build=_build, activation=_name,
+    register(LayerType(_name, shape=_one, build=_build, activation=_name, fused_loss=FUSED_LOSSES.get(_name),
                        doc=f"{_name} activation."))
 register(LayerType(
     "prelu", shape=_one, activation="prelu",

@@ -96,6 +96,15 @@ class Plan:
         """The input id a leaf reconstructs (autoencoders), or None when it predicts labels."""
         return leaf.options.get("target")
 
+    def fuses_activation(self, leaf):
+        """Whether training hands this leaf's pre-activation to its loss, which applies the
+        activation itself (log-softmax in cross-entropy, say): the layer's `fused_loss`."""
+        return REGISTRY[leaf.layer].fused_loss is not None and REGISTRY[leaf.layer].fused_loss == self.loss(leaf)
+
+    def macs_per_example(self):
+        """Multiply-adds of one example's forward pass, from each layer's cost."""
+        return sum(REGISTRY[n.layer].macs(n.args, n.in_shapes, n.out_shape) for n in self.nodes if n.in_shapes)
+
     @property
     def classifying_leaf(self):
         """The first leaf that predicts labels, or None (an autoencoder)."""

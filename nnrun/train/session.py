@@ -95,21 +95,8 @@ def dataset_path(spec):
 
 
 def step_macs(plan, batch_size):
-    """Multiply-adds of one forward pass over a batch, from the plan's shapes (weight layers only)."""
-    total = 0
-    for node in plan.nodes:
-        if not node.in_shapes:
-            continue
-        src, out = node.in_shapes[0], node.out_shape
-        if node.layer == "linear":
-            total += src.size * out.size
-        elif node.layer in ("convolutional", "depthwise-convolutional", "separable-convolutional"):
-            kernel = node.args.get("kernel", 1)
-            groups = src.channels if node.layer == "depthwise-convolutional" else 1
-            total += out.size * kernel * kernel * src.channels // groups
-        else:
-            total += out.size
-    return total * batch_size
+    """Multiply-adds of one forward pass over a batch (each layer's registry entry says its cost)."""
+    return plan.macs_per_example() * batch_size
 
 
 CONVOLUTIONS = ("convolutional", "depthwise-convolutional", "separable-convolutional")

@@ -8,7 +8,6 @@ splits that exist) and raises a UserError naming the place when they do not.
 from dataclasses import dataclass
 
 from nnrun.errors import UserError, did_you_mean
-from nnrun.network.build import LOGIT_LEAVES
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class Task:
 
 
 def leaf_of(plan, node):
-    logits = LOGIT_LEAVES.get(node.layer) == plan.loss(node)
+    logits = plan.fuses_activation(node)
     return Leaf(node.id, plan.loss(node), logits, plan.target(node), node.layer)
 
 
