@@ -114,7 +114,21 @@ def test_invalid_sampled_config_fails_with_its_reason_and_the_grid_goes_on(cli, 
     reason = by_type["sgd"].user_attrs["reason"]
     assert reason.endswith("train.optimizer.beta1: not an option of sgd (its options: learning-rate, momentum, "
                            "nesterov, weight-decay)") and reason in result.stdout
+    assert reason.startswith(f"g.yaml trial {by_type['sgd'].number}: ")
     assert not (tmp_path / "s" / f"trial-{by_type['sgd'].number:04d}").exists()
+
+
+def test_storage_mistakes_leave_nothing(cli, fraud, tmp_path):
+    config = write_config(tmp_path / "t.yaml", fraud, trials=1)
+    bad = cli("sweep", config, "--sweep-dir", tmp_path / "a", "--storage", "nosuch://x")
+    assert bad.code == 2 and "--storage nosuch://x: cannot open the study there" in bad.stderr
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    assert cli("sweep", config, "--sweep-dir", tmp_path / "b", "--storage", shared, "--study", "s").code == 0
+    other = cli("sweep", config, "--sweep-dir", tmp_path / "c", "--storage", shared, "--study", "s",
+                "--set", "sweep.metric=loss")
+    assert other.code == 2 and "study 's' at " in other.stderr and "is maximized, but this sweep would minimize loss" \
+        in other.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
 
 
 def test_non_finite_loss_prunes(cli, fraud, tmp_path):

@@ -44,7 +44,8 @@ def trial_spec(raw, values, info, number):
     """The validated Spec of trial `number` (UserError: its config is invalid)."""
     from nnrun.config.spec import spec_from_data
 
-    return spec_from_data(set_values(raw, values), source=f"trial {number}", default_name=info["name"])
+    source = f"{Path(info['source']).name} trial {number}"  # in its reason, and as run.json's config
+    return spec_from_data(set_values(raw, values), source=source, default_name=info["name"])
 
 
 def _non_finite(mistake):

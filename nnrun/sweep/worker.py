@@ -76,6 +76,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     path, slot, parent, threads = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     _die_with_parent(parent)
+    # what each trial's run.json records as its command: the one that goes on with this sweep
+    sys.argv = ["nnrun", "sweep", "--resume", path]
     import torch
 
     torch.set_num_threads(threads)
