@@ -69,12 +69,6 @@ def _torch_dtypes():
             if isinstance(getattr(torch, name, None), torch.dtype)}
 
 
-def __getattr__(name):  # the dtype table, for code that used it when it was built at import
-    if name == "_TORCH_DTYPES":
-        return _torch_dtypes()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _is_tensor(obj):
     """Whether obj is a torch.Tensor, without importing torch (nothing is one before it is)."""
     loaded = sys.modules.get("torch")

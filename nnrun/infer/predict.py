@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnrun.errors import UserError
+from nnrun.train.metrics import predict
 
 
 @dataclass
@@ -38,19 +39,9 @@ class Decision:
         index = classes.index(str(positive)) if positive is not None else None
         return cls(classes, index, None if threshold is None or index is None else float(threshold))
 
-    @property
-    def positive_name(self):
-        return None if self.positive is None else self.classes[self.positive]
-
     def decide(self, p):
-        """Class indices [N] for probabilities [N, K]."""
-        if self.positive is None or self.threshold is None:
-            return p.argmax(axis=1)
-        others = p.copy()
-        others[:, self.positive] = -1.0
-        chosen = others.argmax(axis=1)
-        chosen[p[:, self.positive] >= self.threshold] = self.positive
-        return chosen
+        """Class indices [N] for probabilities [N, K], by the rule training measured with."""
+        return predict(p, self.positive, self.threshold)
 
 
 def top_k(p, k):
