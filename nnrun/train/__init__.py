@@ -15,5 +15,7 @@
   run_folder.py  the run folder's files
   report.py      what a person reads: epoch blocks, summaries, confusion matrices
   loop.py        the fold over epochs: evaluate, select, checkpoint, stop, resume
+  distributed.py the ranks of a parallel job: process group, collectives, per-rank random streams, DDP
+  launch.py      `--nproc N` through torch's launcher, how a job ended, finding the run after a restart
   assess.py      a saved model measured on a prepared split (`nnrun evaluate`)
 """
