@@ -149,7 +149,7 @@ def test_unreadable_images_are_an_error_with_strict(tmp_path):
     (lambda s: class_folders(s), ["--unlabelled"], ["--unlabelled expects the images"]),
     (lambda s: class_folders(s, per_class=1), ["--test-size", "2"], ['class "cat" has only 1 example']),
     (lambda s: class_folders(s, per_class=1), [], ["--test-size 0.2 of 2 examples rounds to none"]),
-    (lambda s: (picture(s / "1.jpg"), picture(s / "1.png")), ["--unlabelled"], ['same id "1"']),
+    (lambda s: (picture(s / "1.jpg"), picture(s / "1.png")), ["--unlabelled"], ['id "1" is not unique']),
 ])
 def test_bad_folders_are_one_clear_line_and_leave_nothing(tmp_path, arrange, args, phrases):
     src = tmp_path / "src"

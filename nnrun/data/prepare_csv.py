@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnrun.data.files import csv_separator, not_regular
+from nnrun.data.files import check_unique, csv_separator, not_regular
 from nnrun.data.prepare_arrays import block_rows, write_splits
 from nnrun.data.prepare_manifest import file_source, manifest
 from nnrun.data.prepare_output import prepare_into
@@ -210,7 +210,7 @@ def read_table(path, sep, features, options, scratch, quiet=True):
         labels = lookup[np.concatenate(codes)]
         require_two_classes(classes, f'{path} column "{options.label}"')
     if options.id_column is not None:
-        _check_unique(path, ids, options.id_column)
+        check_unique(ids, f'{path} column "{options.id_column}"', name=lambda i: f"row {i + 1}")
     return Table(scratch=scratch, rows=rows, width=len(features), labels=labels, classes=classes,
                  ids=ids if options.id_column else range(1, rows + 1))
 
@@ -269,15 +269,6 @@ def _text(path, column, name, first_row, what):
             row = first_row + i + 1
             raise UserError(f'{path} row {row} (line {row + 1}), column "{name}": empty {what}')
     return stripped
-
-
-def _check_unique(path, ids, column):
-    seen = {}
-    for row, value in enumerate(ids, start=1):
-        if value in seen:
-            raise UserError(f'{path} column "{column}": id "{value}" appears in rows {seen[value]} and {row}; '
-                            f"ids must be unique")
-        seen[value] = row
 
 
 def shown_cell(raw, limit=40):

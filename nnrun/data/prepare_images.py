@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnrun.data.files import natural_key
+from nnrun.data.files import check_unique, natural_key
 from nnrun.data.prepare_arrays import write_splits
 from nnrun.data.prepare_decode import EXTENSIONS
 from nnrun.data.prepare_image_cache import decode_all
@@ -129,7 +129,7 @@ def scan(src, options):
                             f"themselves, flat, named by their ids (1.jpg, 2.jpg, ...)")
         _check_extensions(src, files)
         items = [Item(f, f.name, None, f.stem) for f in files]
-        _check_unique_ids(src, items)
+        check_unique([item.id for item in items], str(src), name=lambda i: items[i].name)
         return items, "flat, unlabelled"
     if folders:
         if options.label_pattern is not None:
@@ -181,14 +181,6 @@ def _check_extensions(src, files):
         more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
         what = f'unknown extension "{wrong[0].suffix}"' if wrong[0].suffix else "no extension"
         raise UserError(f"{wrong[0]}: {what}{more}; images must be one of {' '.join(EXTENSIONS)}")
-
-
-def _check_unique_ids(src, items):
-    seen = {}
-    for item in items:
-        if item.id in seen:
-            raise UserError(f'{src}: {seen[item.id]} and {item.name} have the same id "{item.id}"')
-        seen[item.id] = item.name
 
 
 def _compile(pattern):
