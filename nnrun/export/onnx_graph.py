@@ -9,8 +9,8 @@ the run stores the same few kilobytes; the weights are stored once, as they alwa
     {"graph": <ModelProto bytes, weights external>, "opset": 20,
      "weights": {graph initializer name: model-file tensor name}, "outputs": [...], "torch": version}
 
-Torch's TorchScript-based exporter does the tracing: it takes about 0.05 s for these networks
-where the torch.export-based one takes seconds and needs onnxscript. Before tracing, the weights
+Torch's TorchScript-based exporter does the tracing: it is many times quicker than the
+torch.export-based one, which also needs onnxscript. Before tracing, the weights
 of a copy of the network are filled with distinct random values, because the exporter merges
 initializers that happen to be equal (a batch-norm's scale and running variance both start as
 ones), and a graph made at the first epoch must still be right at the last.

@@ -151,7 +151,7 @@ def _reshape_shape(p, in_shapes):
 
 def init_weight(weight, fan_in, he):
     """He (variance 2/fan-in) before relu-like activations, Xavier (variance 1/fan-in) otherwise."""
-    if weight.is_meta:  # counting parameters: nothing to draw (and meta normal_ imports torch._dynamo, 2 s)
+    if weight.is_meta:  # counting parameters: nothing to draw (and meta normal_ imports torch._dynamo, slowly)
         return
     with torch.no_grad():
         weight.normal_(0.0, math.sqrt((2.0 if he else 1.0) / fan_in))

@@ -103,8 +103,8 @@ CONVOLUTIONS = ("convolutional", "depthwise-convolutional", "separable-convoluti
 
 
 def channels_last_suits(plan):
-    """Image networks with convolutions run faster with channels-last (NHWC) tensors (measured:
-    about 1.5× for the MNIST conv network on 2 CPU cores); the numbers are the same up to rounding."""
+    """Image networks with convolutions run faster with channels-last (NHWC) tensors (see
+    bench/bench_train.py); the numbers are the same up to rounding."""
     return any(n.layer in CONVOLUTIONS for n in plan.nodes) and plan.inputs[0].out_shape.image
 
 
