@@ -229,3 +229,24 @@ def test_max_restarts_goes_on_from_last_checkpoint(tmp_path, table):
     assert "restarted the job" in err
     assert [r["epoch"] for r in metrics(run)] == [1, 2, 3, 4, 5, 6]
     assert json.loads((run / "run.json").read_text())["resumed"][0]["job"]["attempt"] == 2
+
+
+def test_rank_streams_differ_per_rank_and_follow_seed_and_world_size():
+    from nnrun.train.distributed import World, stream_seed
+    seeds = {(size, rank, epoch): stream_seed(1, World(rank, size), epoch, "augmentation")
+             for size in (2, 3) for rank in range(size) for epoch in (1, 2)}
+    assert len(set(seeds.values())) == len(seeds)  # no two ranks, sizes or epochs share a stream
+    assert stream_seed(1, World(1, 2), 2, "augmentation") == seeds[(2, 1, 2)]  # reproducible
+    assert stream_seed(2, World(1, 2), 2, "augmentation") != seeds[(2, 1, 2)]
+    assert stream_seed(1, World(1, 2), 2, "torch") != seeds[(2, 1, 2)]
+
+
+def test_a_mistake_in_a_parallel_job_is_one_line_exit_2_nothing_written(tmp_path, table):
+    config = config_like("fraud", table, tmp_path, batch_size=1)
+    done = subprocess.run(nnrun(config, "--run-dir", tmp_path / "run", "--nproc", "2"), capture_output=True,
+                          text=True, env=env(), cwd=ROOT, timeout=120)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: train.batch-size 1: the batch is split over the 2 processes; give at least 2"], \
+        done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and not (tmp_path / "run").exists()
