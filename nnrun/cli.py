@@ -9,7 +9,8 @@ import sys
 
 import click
 
-from nnrun.errors import UserError, one_line
+from nnrun.atomic import FULL_OR_READ_ONLY
+from nnrun.errors import UserError, one_line, os_problem
 
 # command name -> (module in nnrun.commands, attribute, one-line help)
 COMMANDS = {
@@ -69,4 +70,11 @@ def main(argv=None):
         sys.exit(2 if mistake.exit_code in (1, 2) else mistake.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except OSError as problem:
+        # A full disk or a read-only file system met where no command turned it into a message
+        # of its own (the commands remove what they were writing): still one line, not a traceback.
+        if problem.errno not in FULL_OR_READ_ONLY:
+            raise
+        click.echo(f"error: {one_line(os_problem(problem, 'a file'))}", err=True)
+        sys.exit(2)
 

@@ -1,0 +1,226 @@
+"""Hostile inputs and outputs with the real CLI: damaged compressed CSVs, zips of the wrong shape,
+absurd cells, odd files among images, outputs that cannot be written (under a file, read-only,
+a full disk). Each ends in exit 2 with one line, no traceback, nothing left behind, no hang."""
+import bz2
+import errno
+import gzip
+import lzma
+import os
+import socket
+import subprocess
+import zipfile
+
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+
+ROWS = "a,b,label\n" + "".join(f"{i},{i * 2},{'xy'[i % 2]}\n" for i in range(40))
+
+
+def assert_one_clean_line(result, *phrases):
+    assert result.code == 2, result
+    assert "Traceback" not in result.output, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], (phrase, lines[0])
+
+
+def _damaged(data):
+    data = bytearray(data)
+    middle = len(data) // 2
+    for i in range(middle, min(len(data), middle + 40)):
+        data[i] ^= 0x55
+    return bytes(data)
+
+
+def _zip(*members):
+    def write(path):
+        with zipfile.ZipFile(path, "w") as archive:
+            for name in members:
+                archive.writestr(name, ROWS)
+    return write
+
+
+def _bytes(data):
+    return lambda path: path.write_bytes(data)
+
+
+# name: (file name, how to write it, what the one line must contain)
+CSV_CASES = {
+    "xz cut short": ("t.csv.xz", _bytes(lzma.compress(ROWS.encode())[:30]), ["t.csv.xz", "not a readable CSV"]),
+    "gz cut short": ("t.csv.gz", _bytes(gzip.compress(ROWS.encode())[:20]), ["t.csv.gz", "not a readable CSV"]),
+    "bz2 cut short": ("t.csv.bz2", _bytes(bz2.compress(ROWS.encode())[:20]), ["t.csv.bz2"]),
+    "xz damaged inside": ("t.csv.xz", _bytes(_damaged(lzma.compress(ROWS.encode() * 50))), ["t.csv.xz"]),
+    "random bytes named .gz": ("t.csv.gz", _bytes(os.urandom(300)), ["t.csv.gz"]),
+    "random bytes named .xz": ("t.csv.xz", _bytes(os.urandom(300)), ["t.csv.xz"]),
+    "random bytes named .zip": ("t.csv.zip", _bytes(os.urandom(300)), ["t.csv.zip", "not a readable zip file"]),
+    "a zip with two members": ("t.csv.zip", _zip("a.csv", "b.csv"),
+                               ["t.csv.zip", "exactly one CSV file", "holds 2: a.csv, b.csv"]),
+    "an empty zip": ("t.csv.zip", _zip(), ["t.csv.zip", "holds 0"]),
+    "a zip with 100 members": ("t.csv.zip", _zip(*(f"part{i}.csv" for i in range(100))),
+                               ["holds 100", "part0.csv", "(100 in all)"]),
+    "a cell of 1e39 (beyond float32)": ("t.csv", lambda p: p.write_text("a,b,label\n1,2,x\n1e39,4,y\n"),
+                                        ['row 2 (line 3), column "a"', "1e+39", "not a finite number"]),
+    "a cell of 1e308": ("t.csv", lambda p: p.write_text("a,b,label\n1,2,x\n3,1e308,y\n"),
+                        ['row 2 (line 3), column "b"', "not a finite number"]),
+    "a cell of ten million digits": ("t.csv", lambda p: p.write_text("a,b,label\n1,2,x\n3," + "9" * 10**7 + ",y\n"),
+                                     ['row 2 (line 3), column "b"', "(10,000,000 characters)"]),
+    "a cell with a NUL byte": ("t.csv", _bytes(b"a,b,label\n1,2\x00,x\n3,4,y\n"),
+                               ['row 1 (line 2), column "b"', "\\x00"]),
+    "a cell of inf": ("t.csv", lambda p: p.write_text("a,b,label\n1,inf,x\n3,4,y\n"), ['column "b"', "finite"]),
+    "binary junk": ("t.csv", _bytes(bytes(range(256)) * 10), ["t.csv"]),
+}
+
+
+@pytest.mark.parametrize("name", CSV_CASES)
+def test_a_hostile_csv_is_one_clean_line_and_leaves_nothing(name, tmp_path):
+    file_name, write, phrases = CSV_CASES[name]
+    write(tmp_path / file_name)
+    result = run_cli("prepare", "csv", tmp_path / file_name, tmp_path / "out", "--label", "label", "-q")
+    assert_one_clean_line(result, *phrases)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [file_name]
+
+
+def test_a_negative_or_huge_seed_is_a_usage_error(tmp_path):
+    (tmp_path / "t.csv").write_text(ROWS)
+    for seed in ("-1", str(2**64)):
+        result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label", "label", "--seed", seed)
+        assert result.code == 2 and "Traceback" not in result.output and "--seed" in result.stderr, result
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_fifo_named_csv_is_refused_without_reading_it(tmp_path):
+    os.mkfifo(tmp_path / "t.csv")
+    result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label", "label", "-q")
+    assert_one_clean_line(result, "named pipe (FIFO)")
+
+
+# ---- image folders
+
+def _image(path, value=0):
+    Image.new("L", (6, 6), value).save(path)
+
+
+@pytest.fixture
+def images(tmp_path):
+    src = tmp_path / "src"
+    for label in ("cat", "dog"):
+        (src / label).mkdir(parents=True)
+        for i in range(5):
+            _image(src / label / f"{i}.png", 40 * i)
+    return src
+
+
+def test_odd_files_among_images_are_skipped_and_listed_never_opened_blocking(images, tmp_path):
+    import json
+
+    os.symlink(tmp_path / "nowhere.jpg", images / "cat" / "broken.jpg")
+    os.mkfifo(images / "dog" / "pipe.jpg")
+    os.symlink("/dev/zero", images / "dog" / "zero.jpg")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(images / "dog" / "sock.png"))
+    # more pixels than Pillow's guard allows (a compressed PNG of 12,000 × 12,000, 140 kB)
+    Image.new("L", (12000, 12000)).save(images / "cat" / "bomb.png")
+    try:
+        # in a child process with a timeout: a FIFO opened for reading would block for ever
+        result = subprocess.run(["nnrun", "prepare", "images", str(images), str(tmp_path / "out"),
+                                 "--size", "4", "--test-size", "2", "-j", "1", "-q"],
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    skipped = {s["path"]: s["reason"] for s in json.loads((tmp_path / "out" / "dataset.json").read_text())["skipped"]}
+    assert skipped == {"cat/bomb.png": "too many pixels (decompression bomb guard)",
+                       "cat/broken.jpg": "cannot be read (a broken symbolic link)",
+                       "dog/pipe.jpg": "cannot be read (a named pipe (FIFO))",
+                       "dog/sock.png": "cannot be read (a socket)",
+                       "dog/zero.jpg": "cannot be read (a character device)"}
+    assert "skipped 5 unreadable image(s)" in result.stderr
+    assert not (tmp_path / "out.partial").exists()
+    again = run_cli("prepare", "images", images, tmp_path / "out", "--size", "4", "--test-size", "2", "-j", "1", "-q")
+    assert again.code == 0, again  # the same recipe: nothing to do, and no odd file opened to tell
+
+
+def test_infer_skips_a_fifo_in_a_folder_of_images(tmp_path):
+    from nnrun.infer.images import decode_files
+
+    os.mkfifo(tmp_path / "pipe.png")
+    _image(tmp_path / "ok.png")
+    pixels, problems = decode_files([tmp_path / "pipe.png", tmp_path / "ok.png"], 4, 1)
+    assert problems == {0: "cannot be read (a named pipe (FIFO))"} and len(pixels) == 1
+
+
+# ---- outputs that cannot be written
+
+def test_an_output_under_a_file_is_refused_and_nothing_is_made(tmp_path):
+    (tmp_path / "t.csv").write_text(ROWS)
+    (tmp_path / "afile").write_text("mine")
+    for out in (tmp_path / "afile" / "out", tmp_path / "afile" / "deeper" / "out"):
+        result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label", "label", "-q")
+        assert_one_clean_line(result, "afile is a file, not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "t.csv"]
+
+
+def test_parent_folders_a_failed_prepare_made_are_taken_away(tmp_path):
+    (tmp_path / "bad.csv").write_text("a,b,label\n1,x,y\n")
+    result = run_cli("prepare", "csv", tmp_path / "bad.csv", tmp_path / "new" / "deeper" / "out", "--label", "label")
+    assert_one_clean_line(result, 'column "b"')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+
+
+@pytest.mark.parametrize("where", ["finish", "arrays"])
+def test_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(where, tmp_path, monkeypatch):
+    """ENOSPC injected at the write seam (the tmpfs test below sees a real one when it can)."""
+    from nnrun.data import prepare_arrays, prepare_output
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if where == "finish":
+        monkeypatch.setattr(prepare_output, "finish", full)
+    else:
+        monkeypatch.setattr(prepare_arrays.np, "save", full)
+    (tmp_path / "t.csv").write_text(ROWS)
+    result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label", "label", "-q")
+    assert_one_clean_line(result, "out", "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
+def test_a_full_disk_under_an_atomic_output_leaves_the_old_file(tmp_path):
+    from nnrun.atomic import atomic_file
+    from nnrun.errors import UserError
+
+    target = tmp_path / "submission.csv"
+    target.write_text("old")
+    with pytest.raises(UserError, match="submission.csv: No space left on device"):
+        with atomic_file(target) as f:
+            f.write("new")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A 64 kB tmpfs (root only, and where mounting is allowed); skipped otherwise."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_real_full_disk_and_a_read_only_one(tiny_tmpfs, tmp_path):
+    (tmp_path / "big.csv").write_text("a,b,label\n" + "".join(f"{i},{i * 2},{'xy'[i % 2]}\n" for i in range(20000)))
+    result = run_cli("prepare", "csv", tmp_path / "big.csv", tiny_tmpfs / "out", "--label", "label", "-q")
+    assert_one_clean_line(result, str(tiny_tmpfs), "No space left on device")
+    assert list(tiny_tmpfs.iterdir()) == []
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_tmpfs)], check=True)
+    (tmp_path / "t.csv").write_text(ROWS)
+    for out in (tiny_tmpfs / "out", tiny_tmpfs / "a" / "b" / "out"):
+        result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label", "label", "-q")
+        assert_one_clean_line(result, str(tiny_tmpfs), "Read-only file system")
+    assert list(tiny_tmpfs.iterdir()) == []
