@@ -25,7 +25,7 @@ SMALLEST = 8     # the least, at the very end
 
 
 @dataclass
-class Decoded:
+class DecodedChunk:
     start: int                     # index of the chunk's first file
     count: int                     # files in the chunk
     pixels: np.ndarray             # uint8 [readable, C, S, S], or None when `result` is there
@@ -95,7 +95,7 @@ def available_cores():
 
 
 class ImageReader:
-    """Decodes `paths` to uint8 [C, size, size]; iterate for `Decoded` chunks, in order.
+    """Decodes `paths` to uint8 [C, size, size]; iterate for `DecodedChunk`s, in order.
 
     jobs: worker processes (default: the cores this process may use); with one job or a single
     chunk everything happens here. work: see the module's docstring; it must have `for_worker()`
@@ -119,7 +119,7 @@ class ImageReader:
     def __iter__(self):
         if self._pool is None:
             for start, end in self._bounds:
-                yield Decoded(start, end - start, *decode_chunk(self.paths[start:end], self.size,
+                yield DecodedChunk(start, end - start, *decode_chunk(self.paths[start:end], self.size,
                                                                 self.channels, self.work))
             return
         window = 2 * self.jobs + 2
@@ -135,7 +135,7 @@ class ImageReader:
             if not pending:
                 return
             start, count, future = pending.pop(0)
-            yield Decoded(start, count, *future.result())
+            yield DecodedChunk(start, count, *future.result())
 
     def close(self):
         if self._pool is not None:

@@ -25,7 +25,7 @@ class Results:
         self.names, self.p, self.chosen, self.top, self.labels, self.errors = names, p, chosen, top, labels, errors
 
 
-class JsonLines:
+class JsonLinesWriter:
     def __init__(self, stream, classes):
         self.stream, self.classes = stream, classes
 
@@ -45,7 +45,7 @@ class JsonLines:
         self.stream.write("\n".join(lines) + "\n")
 
 
-class Csv:
+class CsvWriter:
     def __init__(self, stream, classes, top_k=None, labelled=False, classifier=True, autoencoder=False):
         self.classes, self.top_k = classes, top_k
         self.out = csv.writer(stream, lineterminator="\n")
@@ -79,7 +79,7 @@ class Csv:
         self.out.writerows(rows)
 
 
-class Table:
+class TableWriter:
     """Aligned columns for reading in a terminal; widths come from the first batch."""
 
     def __init__(self, stream, classes, top_k=None, labelled=False, classifier=True, autoencoder=False):
@@ -126,10 +126,10 @@ class Table:
 
 def make_writer(fmt, stream, classes, *, top_k=None, labelled=False, classifier=True, autoencoder=False):
     if fmt in ("jsonl", "json"):
-        return JsonLines(stream, classes)
+        return JsonLinesWriter(stream, classes)
     if fmt == "csv":
-        return Csv(stream, classes, top_k, labelled, classifier, autoencoder)
-    return Table(stream, classes, top_k, labelled, classifier, autoencoder)
+        return CsvWriter(stream, classes, top_k, labelled, classifier, autoencoder)
+    return TableWriter(stream, classes, top_k, labelled, classifier, autoencoder)
 
 
 class Progress:
