@@ -51,7 +51,11 @@ async function refreshRun(id, selected) {
   const known = state.views[id];
   const url = `/api/run?run=${encodeURIComponent(id)}` + (known ? `&since=${known.signature}` : "");
   const view = await getJSON(url);
-  if (view.error) { delete state.views[id]; return; }
+  if (view.error) {
+    delete state.views[id];
+    if (selected) renderNotice(`there is no run "${id}" here`);
+    return;
+  }
   if (view.unchanged) return;
   state.views[id] = view;
   // Mid-epoch only status.json moves: redraw the header, not the matrices and curves.
@@ -177,56 +181,6 @@ function drawMatrix(cardId, which, title, record, view) {
     const td = box.querySelector(`td[data-actual="${state.cell.actual}"][data-predicted="${state.cell.predicted}"]`);
     if (td) td.classList.add("chosen");
   }
-}
-
-// ---- a cell's examples
-async function openCell(which, actual, predicted) {
-  state.cell = {which, actual, predicted};
-  document.querySelectorAll("td.chosen").forEach(td => td.classList.remove("chosen"));
-  const card = $(which === "last" ? "card-last" : "card-best");
-  const td = card.querySelector(`td[data-actual="${actual}"][data-predicted="${predicted}"]`);
-  if (td) td.classList.add("chosen");
-  const id = state.selected;
-  const result = await getJSON(`/api/examples?run=${encodeURIComponent(id)}&which=${which}` +
-                               `&actual=${actual}&predicted=${predicted}`);
-  if (state.selected !== id) return;
-  const classes = state.view.classes;
-  show($("examples"), true);
-  $("examples-title").textContent = `actual ${name(classes, actual)}, predicted ${name(classes, predicted)}`;
-  const body = clear($("examples-body"));
-  if (result.error) { $("examples-note").textContent = result.error; return; }
-  $("examples-note").textContent =
-    `${fmt(result.total)} example${result.total === 1 ? "" : "s"} of the ${result.split} split at epoch ${result.epoch}` +
-    ` (${which === "last" ? "latest" : "best"}), most confident first` +
-    (result.total > result.examples.length ? `; the first ${result.examples.length} shown` : "") +
-    (result.note ? `. ${result.note}` : "");
-  if (result.kind === "images") body.append(thumbs(result, classes));
-  else body.append(rows(result));
-}
-
-function thumbs(result, classes) {
-  const grid = el("div", {class: "thumbs"});
-  for (const item of result.examples) {
-    grid.append(el("figure", {title: `${item.id} (index ${item.index})`},
-      el("img", {src: item.thumb, alt: item.id, loading: "lazy"}),
-      el("figcaption", {}, el("span", {class: "prob", text: `P ${item.probability.toFixed(3)}`}),
-                            el("span", {class: "id", text: item.id}))));
-  }
-  return grid;
-}
-
-function rows(result) {
-  const features = result.features || [];
-  const head = el("tr", {}, el("th", {text: "id"}), el("th", {text: "P(predicted)"}),
-                  ...features.map(f => el("th", {text: f})));
-  const table = el("table", {class: "rows"}, el("thead", {}, head));
-  const body = el("tbody");
-  for (const item of result.examples) {
-    body.append(el("tr", {}, el("td", {text: item.id}), el("td", {class: "num", text: item.probability.toFixed(4)}),
-                   ...(item.features || []).map(v => el("td", {class: "num", text: fmt(v, 3)}))));
-  }
-  table.append(body);
-  return el("div", {class: "rows-box"}, table);
 }
 
 // ---- curves: one run, or the ticked runs overlaid
