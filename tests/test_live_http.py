@@ -116,7 +116,7 @@ def test_table_examples_have_feature_values(tmp_path):
 def test_waiting_damaged_and_deleted(tmp_path, capsys):
     dataset = bars(tmp_path / "ds")
     root = tmp_path / "runs"
-    waiting = make_run(root / "waiting", dataset, CLASSES, [], state="running")
+    make_run(root / "waiting", dataset, CLASSES, [], state="running")
     damaged = make_run(root / "damaged", dataset, CLASSES, [M1])
     with open(damaged / "metrics.jsonl", "a") as f:
         f.write('{"epoch": 2, "loss": \n')

@@ -7,14 +7,14 @@ label a and prediction p, most confident first (highest P(p)). Images are drawn 
 prepared dataset's own arrays, so the run folder needs no copies of them.
 """
 import io
-import zipfile
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from nnrun import runs as run_files
 from nnrun.errors import UserError
-from nnrun import runs as rf
 from nnrun.live.run_view import read_json, stamp
 
 LIMIT = 100
@@ -25,7 +25,7 @@ _datasets_lock = threading.Lock()
 
 
 def dataset_path(folder):
-    info = read_json(Path(folder) / rf.RUN_INFO) or {}
+    info = read_json(Path(folder) / run_files.RUN_INFO) or {}
     path = (info.get("dataset") or {}).get("path")
     return Path(path) if path else None
 
@@ -54,11 +54,11 @@ def open_dataset_cached(path):
 def cell_examples(folder, which, actual, predicted, run_id):
     """{"examples": [...], ...} for cell (actual, predicted) of predictions/<which>.npz."""
     try:
-        arrays = rf.read_predictions(folder, which)
+        arrays = run_files.read_predictions(folder, which)
     except (UserError, KeyError, zipfile.BadZipFile):  # being replaced, or damaged
         arrays = None
     if arrays is None or any(k not in arrays for k in ("probabilities", "labels", "predicted", "index")):
-        return {"error": f"this run has no readable {rf.PREDICTIONS}/{which}.npz, so its examples "
+        return {"error": f"this run has no readable {run_files.PREDICTIONS}/{which}.npz, so its examples "
                          f"cannot be listed (a run from an older nnrun, or an autoencoder)"}
     probabilities, labels, chosen = arrays["probabilities"], arrays["labels"], arrays["predicted"]
     if not (0 <= predicted < probabilities.shape[1]):

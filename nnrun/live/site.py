@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from nnrun import runs as run_files
 from nnrun.errors import UserError
-from nnrun import runs as rf
 from nnrun.live import run_view
 
 RESCAN_SECONDS = 2.0  # a folder of runs is searched again at most this often
@@ -33,8 +33,8 @@ def check_watch_path(path):
         raise UserError(f"{path} does not exist")
     if not path.is_dir():
         raise UserError(f"{path} is a file; give a run folder or a folder of runs")
-    if not rf.find_runs(path):
-        raise UserError(f"{path} is not a run folder and holds none (no {rf.RUN_INFO} or {rf.METRICS} "
+    if not run_files.find_runs(path):
+        raise UserError(f"{path} is not a run folder and holds none (no {run_files.RUN_INFO} or {run_files.METRICS} "
                         f"in it or below it)")
     return path
 
@@ -53,7 +53,7 @@ class Site:
         """Serve `root` from now on (`nnrun train --live` learns its run folder once it is made)."""
         with self._lock:
             self.root = Path(root).absolute()
-            self.single = rf.is_run(self.root)
+            self.single = run_files.is_run(self.root)
             self._scanned = 0.0
 
     # ---- which runs
@@ -62,13 +62,13 @@ class Site:
         root = self.root
         if root is None:
             return {}
-        if self.single or rf.is_run(root):
+        if self.single or run_files.is_run(root):
             self.single = True
             return {".": root}
         with self._lock:
             if time.monotonic() - self._scanned > RESCAN_SECONDS:
                 try:
-                    found = rf.find_runs(root)
+                    found = run_files.find_runs(root)
                 except UserError:  # the folder itself is gone
                     found = []
                 self._runs = {p.relative_to(root).as_posix(): p for p in found}
