@@ -203,8 +203,18 @@ def test_a_killed_rank_ends_the_job_naming_it(tmp_path, table):
     assert json.loads((run / "status.json").read_text())["state"] == "failed"
 
 
+def with_batch_norm(config):
+    data = yaml.safe_load(config.read_text())
+    data["network"].insert(2, "batch-normalization")
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config
+
+
 def test_sigterm_on_the_launcher_stops_every_rank_cleanly(tmp_path, table):
-    config = config_like("fraud", table, tmp_path, epoch_size=20000)
+    """Also: batch-norm statistics. DDP sends rank 0's at each forward, so after an epoch each rank
+    holds its own last update; they are shared again before evaluating, or the gathered outputs
+    would mix two networks (uneven parts: batch 101 over 2 ranks)."""
+    config = with_batch_norm(config_like("fraud", table, tmp_path, epoch_size=20200, batch_size=101))
     run = tmp_path / "run"
     job = long_run(config, run)
     wait_for(run / "last.nnrun", job)
@@ -215,6 +225,9 @@ def test_sigterm_on_the_launcher_stops_every_rank_cleanly(tmp_path, table):
     assert json.loads((run / "status.json").read_text())["state"] == "stopped"
     done = read_checkpoint(run / "last.nnrun")["resume"]["epoch"]
     assert [r["epoch"] for r in metrics(run)] == list(range(1, done + 1))
+    best = [r for r in metrics(run) if r["best"]][-1]
+    alone = single_process_metrics(config, run / "best.nnrun")
+    assert all(best[key] == value for key, value in alone.items())
 
 
 @pytest.mark.slow
@@ -251,3 +264,4 @@ def test_a_mistake_in_a_parallel_job_is_one_line_exit_2_nothing_written(tmp_path
     assert errors == ["error: train.batch-size 1: the batch is split over the 2 processes; give at least 2"], \
         done.stderr[-2000:]
     assert "Traceback" not in done.stderr and not (tmp_path / "run").exists()
+

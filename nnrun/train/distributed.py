@@ -96,6 +96,20 @@ class World:
             text = f"rank {rank}: {text}"
         raise UserError(text)
 
+    def share_buffers(self, network):
+        """Rank 0's buffers (batch-norm running statistics) on every rank, in place. DDP sends
+        them at the start of each forward, so after the epoch's last step each rank holds its own
+        update; evaluation and checkpoints must all see rank 0's, as one network."""
+        if not self.parallel:
+            return
+        for buffer in network.buffers():
+            if buffer.device.type == self._reduce_device().type:
+                torch.distributed.broadcast(buffer, src=0)
+            else:
+                moved = buffer.to(self._reduce_device())
+                torch.distributed.broadcast(moved, src=0)
+                buffer.copy_(moved)
+
     def barrier(self):
         if self.parallel:
             torch.distributed.barrier()

@@ -224,6 +224,7 @@ class EpochRunner:
                     break
         if done > checked:
             self._check(epoch, kept, checked, done, progress, batch_size, total, losses)
+        world.share_buffers(s.network)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
