@@ -70,6 +70,8 @@ CSV_CASES = {
     "a cell with a NUL byte": ("t.csv", _bytes(b"a,b,label\n1,2\x00,x\n3,4,y\n"),
                                ['row 1 (line 2), column "b"', "\\x00"]),
     "a cell of inf": ("t.csv", lambda p: p.write_text("a,b,label\n1,inf,x\n3,4,y\n"), ['column "b"', "finite"]),
+    "a first row one field longer than the header": ("t.csv", lambda p: p.write_text("a,b,label\n1,2,x,9\n3,4,y\n"),
+                                                     ["row 1 (line 2) has more fields than the header"]),
     "binary junk": ("t.csv", _bytes(bytes(range(256)) * 10), ["t.csv"]),
 }
 

@@ -202,7 +202,7 @@ def _read_manifest(folder):
         raise UserError(f"{path} is format version {version}; this nnrun reads version {VERSION}"
                         + ("; upgrade nnrun" if newer else ""))
     kind = manifest.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise UserError(f'{path}: kind "{kind}" should be one of {", ".join(KINDS)}')
     problems = []
     if not isinstance(manifest.get("classes"), list):

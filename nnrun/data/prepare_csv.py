@@ -8,6 +8,7 @@ error naming its row and column. The splits are then copied out of the scratch f
 Rows are numbered from 1 after the header, so "row 2 (line 3)" is the third line of the file.
 """
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def text_separator(path):
 
 # What reading a damaged compressed file raises besides OSError: lzma's own error type, and
 # zipfile's for a .zip that is not one (both are plain Exceptions).
-def _damaged():
+def damaged_archive():
     import lzma
     import zipfile
 
@@ -114,13 +115,27 @@ def read_header(path, sep):
         header = pd.read_csv(path, sep=sep, nrows=0)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty (no header line)") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError, *_damaged()) as problem:
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError, *damaged_archive()) as problem:
         raise UserError(f"{path} is not a readable CSV file ({first_line(problem)})") from None
     columns = [str(c) for c in header.columns]
     mangled = [c for c in columns if "." in c and c.rsplit(".", 1)[0] in columns]
     if mangled:
         raise UserError(f'{path}: column "{mangled[0].rsplit(".", 1)[0]}" appears more than once in the header')
     return columns
+
+
+@contextmanager
+def longer_first_row_is_an_error(path):
+    """pandas only warns, and drops the field, when the first row has one field more than the
+    header (later rows are its ParserError): make that an error naming the row too."""
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            yield
+        except pd.errors.ParserWarning:
+            raise UserError(f"{path} row 1 (line 2) has more fields than the header") from None
 
 
 def check_zip(path):
@@ -183,7 +198,8 @@ def read_table(path, sep, features, options, scratch, quiet=True):
                          na_values=[""], chunksize=CHUNK_ROWS)
     codes, raw_labels, ids = [], {}, []
     rows = 0
-    with open(scratch, "wb") as sink, bar(None, "reading", quiet, unit="rows") as progress:
+    with open(scratch, "wb") as sink, bar(None, "reading", quiet, unit="rows") as progress, \
+            longer_first_row_is_an_error(path):
         try:
             for chunk in reader:
                 values = feature_values(path, chunk, features, rows)
@@ -199,7 +215,7 @@ def read_table(path, sep, features, options, scratch, quiet=True):
                 progress.update(len(chunk))
         except pd.errors.ParserError as problem:
             raise UserError(f"{path}: {first_line(problem)}") from None
-        except (UnicodeDecodeError, OSError, EOFError, *_damaged()) as problem:
+        except (UnicodeDecodeError, OSError, EOFError, *damaged_archive()) as problem:
             raise UserError(f"{path} could not be read after row {rows} ({first_line(problem)})") from None
     if rows == 0:
         raise UserError(f"{path} has a header but no rows")

@@ -39,11 +39,18 @@ def check_columns(path, columns, features, id_column=None, label_column=None):
 def read_rows(path, features, id_column=None, label_column=None, chunk_rows=CHUNK_ROWS):
     """Chunks of (first row number, float32 [n, F] features in `features` order, ids or None,
     labels or None), streamed from the file."""
-    import pandas as pd
-
-    from nnrun.data.prepare_csv import feature_values, first_line
+    from nnrun.data.prepare_csv import longer_first_row_is_an_error
 
     text = {c: str for c in (id_column, label_column) if c is not None}
+    with longer_first_row_is_an_error(path):
+        yield from _read_chunks(path, features, id_column, label_column, chunk_rows, text)
+
+
+def _read_chunks(path, features, id_column, label_column, chunk_rows, text):
+    import pandas as pd
+
+    from nnrun.data.prepare_csv import damaged_archive, feature_values, first_line
+
     try:
         reader = pd.read_csv(path, sep=csv_separator(path) or ",", dtype=text, index_col=False,
                              keep_default_na=False, na_values=[""], chunksize=chunk_rows)
@@ -58,7 +65,7 @@ def read_rows(path, features, id_column=None, label_column=None, chunk_rows=CHUN
         raise UserError(f"{path} is empty (no header line)") from None
     except pd.errors.ParserError as problem:
         raise UserError(f"{path}: {first_line(problem)}") from None
-    except (UnicodeDecodeError, OSError, EOFError) as problem:
+    except (UnicodeDecodeError, OSError, EOFError, *damaged_archive()) as problem:
         raise UserError(f"{path} could not be read ({first_line(problem)})") from None
 
 
