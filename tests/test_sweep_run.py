@@ -95,6 +95,10 @@ def test_six_trials_best_first_and_best_yaml_retrains(cli, fraud, tmp_path):
     assert best_of(again)["f-beta"] == best.value
     listed = cli("runs", sweep, "--format", "csv").stdout.splitlines()
     assert listed[1].startswith(f"trial-{best.number:04d},") and len(listed) == 7  # best first
+    table = cli("runs", sweep).stdout.splitlines()
+    assert table[-2] == (f"best trial: trial-{best.number:04d} (f-beta {best.value:.6g}); checkpoint: "
+                         f"{sweep / f'trial-{best.number:04d}' / 'best.nnrun'}")
+    assert table[-1] == f"best config: {sweep / 'best.yaml'}"
 
 
 def test_invalid_sampled_config_fails_with_its_reason_and_the_grid_goes_on(cli, fraud, tmp_path):

@@ -37,12 +37,13 @@ def runs(folder, sort_key, fmt, diff):
         for warning in summary.warnings:
             click.echo(f"warning: {warning}", err=True)
         rows.append(runs_table.run_row(summary, root))
-    from nnrun.sweep.folder import BEST_CONFIG, is_sweep
-    sweep = is_sweep(root)
-    if sort_key is None and sweep:  # a sweep's trials: best first, by the metric that judged them
-        sort_key = rows[0]["metric"]
+    from nnrun.sweep.folder import is_sweep, runs_view
+    closing = None
+    if sort_key is None and is_sweep(root):  # a sweep's trials: best first, by the metric that judged them
+        sort_key, closing = runs_view(root, rows)
     rows = runs_table.sort_rows(rows, sort_key)
     show = {"table": runs_table.as_table, "csv": runs_table.as_csv, "json": runs_table.as_json}[fmt]
     click.echo(show(rows))
-    if sweep and fmt == "table" and (root / BEST_CONFIG).is_file():
-        click.echo(f"best trial's config: {root / BEST_CONFIG}")
+    if closing is not None and fmt == "table":
+        for line in closing(rows):
+            click.echo(line)
