@@ -265,3 +265,14 @@ def test_a_mistake_in_a_parallel_job_is_one_line_exit_2_nothing_written(tmp_path
         done.stderr[-2000:]
     assert "Traceback" not in done.stderr and not (tmp_path / "run").exists()
 
+
+
+def test_launcher_options_that_do_not_fit(cli, tmp_path, table, monkeypatch):
+    config = config_like("fraud", table, tmp_path)
+    alone = cli("train", config, "--max-restarts", "2")
+    assert alone.code == 2 and "--max-restarts goes with --nproc" in alone.output
+    assert cli("train", config, "--nproc", "0").code == 2
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    nested = cli("train", config, "--nproc", "2")
+    assert nested.code == 2 and "already a rank of a torchrun job" in nested.output

@@ -46,11 +46,15 @@ def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, pr
     latest (with optimizer, sampler and random state) in last.nnrun. Ctrl-C stops cleanly;
     `nnrun train --resume RUN` goes on from there.
     """
+    from nnrun.train.distributed import RankError, launched
+    if max_restarts and nproc is None:
+        raise UserError("--max-restarts goes with --nproc N (under torchrun, give it to torchrun)")
+    if nproc is not None and launched():
+        raise UserError("--nproc: this process is already a rank of a torchrun job; leave --nproc out")
     if nproc is not None and not print_config:
         from nnrun.train.launch import launch
         argv = _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorboard, live)
         sys.exit(launch(nproc, max_restarts, argv))
-    from nnrun.train.distributed import RankError, launched
     if launched() and os.environ.get("RANK") != "0":
         try:  # rank 0 says what went wrong; the other ranks' identical lines would only repeat it
             return _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live)
