@@ -137,8 +137,8 @@ def _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, p
         if not (world.parallel and _lost_peer(problem)):
             raise
         if world.main:  # the launcher names the rank that died
-            click.echo(f"error: rank {world.rank}: another process of the job stopped "
-                       f"({str(problem).splitlines()[0][-160:]}); this rank stops too", err=True)
+            click.echo(f"error: rank {world.rank}: lost contact with another rank of the job, which "
+                       f"stopped; this rank stops too (the launcher's report names it)", err=True)
         sys.exit(1)
     finally:
         world.close()
