@@ -1,7 +1,6 @@
 """`nnrun sweep` end to end on `nnrun prepare demo fraud` data with tiny epochs: trials as run
 folders, the study, best.yaml, failed and pruned trials, two jobs, Ctrl-C / SIGKILL and --resume."""
 import json
-import os
 import signal
 import sqlite3
 import subprocess

@@ -17,7 +17,7 @@ from nnrun.runs import pid_alive
 HOST = socket.gethostname()
 
 
-def _optuna():
+def load_optuna():
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)  # the sweep prints its own line per trial
@@ -28,7 +28,7 @@ def make_sampler(settings, parameters, slot=0, known=0):
     """The sampler of sweep.json's settings. Each job seeds its own, from the sweep's seed, its
     slot and the trials the study already holds (`known`), so two jobs, or a resumed sweep and
     the run before it, do not draw the same random points again."""
-    optuna = _optuna()
+    optuna = load_optuna()
     seed = (settings["seed"] * 1_000_003 + slot * 10_007 + known) % 2**32
     if settings["sampler"] == "grid":
         from nnrun.sweep.space import grid_space
@@ -39,7 +39,7 @@ def make_sampler(settings, parameters, slot=0, known=0):
 
 
 def _grid_class():
-    optuna = _optuna()
+    optuna = load_optuna()
 
     class Grid(optuna.samplers.GridSampler):
         """Optuna's grid sampler, minus its Study.stop() once every point is taken: that works only
@@ -51,7 +51,7 @@ def _grid_class():
 
 
 def make_pruner(pruner):
-    optuna = _optuna()
+    optuna = load_optuna()
     if pruner["type"] == "none":
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=pruner["startup-trials"],
@@ -71,7 +71,7 @@ def without_password(url):
 def storage(url):
     """An RDB storage for `url`; SQLite waits for a busy database instead of failing at once
     (several jobs write one study file)."""
-    optuna = _optuna()
+    optuna = load_optuna()
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
@@ -82,7 +82,7 @@ def storage(url):
 
 def open_study(folder, parameters, slot=0, create=False):
     """The sweep's study (created when `create`, joined when another machine made it first)."""
-    optuna = _optuna()
+    optuna = load_optuna()
     info, url = folder.info, folder.storage_url
     try:
         if create:
@@ -109,7 +109,7 @@ def check_direction(study, folder):
 
 def counted(study):
     """Trials that count toward the sweep: judged (complete, pruned, failed) or running now."""
-    states = _optuna().trial.TrialState
+    states = load_optuna().trial.TrialState
     n = 0
     for trial in study.get_trials(deepcopy=False):
         if trial.state in (states.COMPLETE, states.PRUNED, states.RUNNING):
@@ -121,7 +121,7 @@ def counted(study):
 
 def interrupted(study, number, trial_id, params, why):
     """Record trial `number` as stopped without a verdict and queue its parameters again."""
-    optuna = _optuna()
+    optuna = load_optuna()
     if any(t.number == number and t.state.is_finished() for t in study.get_trials(deepcopy=False)):
         return  # already judged (a second Ctrl-C just after its verdict)
     optuna.trial.Trial(study, trial_id).set_user_attr("interrupted", why)
@@ -136,7 +136,7 @@ def recover_stale(study, own):
     machines sharing the study are theirs to finish; in a study of this sweep's own (`own`: its
     study.db, which one machine uses), a running trial killed before it was stamped with host and
     pid is stale too, and so is one stamped on another host (the folder was moved there)."""
-    states = _optuna().trial.TrialState
+    states = load_optuna().trial.TrialState
     stale = []
     for trial in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
         attrs = trial.user_attrs

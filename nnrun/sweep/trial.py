@@ -60,7 +60,7 @@ class Outcome:
         self.reason, self.seconds, self.bug = reason, seconds, bug
 
 
-def run_trial(study, trial, folder, parameters, stopping, verbose=False):
+def run_trial(study, trial, folder, parameters, stopping):
     """Run the asked `trial` to its verdict, tell the study, return an Outcome."""
     from nnrun.commands.train import run_training
     from nnrun.runs import read_run
@@ -76,8 +76,8 @@ def run_trial(study, trial, folder, parameters, stopping, verbose=False):
         elif state == "interrupted":
             studies.interrupted(study, number, trial._trial_id, trial.params, reason or "stopped")
         else:
-            state_enum = studies._optuna().trial.TrialState
-            study.tell(trial, state=state_enum.PRUNED if state == "pruned" else state_enum.FAIL)
+            states = studies.load_optuna().trial.TrialState
+            study.tell(trial, state=states.PRUNED if state == "pruned" else states.FAIL)
         return Outcome(number, state, values, value, reason, time.perf_counter() - started, bug)
 
     try:
@@ -87,9 +87,8 @@ def run_trial(study, trial, folder, parameters, stopping, verbose=False):
     observer = TrialObserver(trial, info["metric"], stopping)
     run_path = folder.trial_path(number)
     hooks = {"run-folder": lambda path: folder.write_trial_info(path, number, values)}
-    sink = contextlib.nullcontext() if verbose else _silenced()
     try:
-        with sink:
+        with _silenced():
             outcome = run_training(spec, run_dir=run_path, quiet=True, hooks=hooks, observers=[observer])
     except KeyboardInterrupt:
         return verdict("interrupted", reason="stopped")

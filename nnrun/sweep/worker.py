@@ -27,7 +27,7 @@ def trial_line(outcome, metric):
             f"{outcome.seconds:.1f} s{reason}")
 
 
-def run_jobs_share(folder, parameters, slot=0, echo=click.echo, verbose=False):
+def run_jobs_share(folder, parameters, slot=0, echo=click.echo):
     """This job's part of the sweep. Returns (outcomes, stopped)."""
     from nnrun.train.console import StopSignal
 
@@ -44,7 +44,7 @@ def run_jobs_share(folder, parameters, slot=0, echo=click.echo, verbose=False):
                     trial = study.ask()
                     trial.set_user_attr("host", studies.HOST)
                     trial.set_user_attr("pid", os.getpid())
-                outcome = run_trial(study, trial, folder, parameters, stop, verbose=verbose)
+                outcome = run_trial(study, trial, folder, parameters, stop)
                 trial = None
                 outcomes.append(outcome)
                 echo(trial_line(outcome, info["metric"]))
