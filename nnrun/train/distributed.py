@@ -110,10 +110,6 @@ class World:
                 torch.distributed.broadcast(moved, src=0)
                 buffer.copy_(moved)
 
-    def barrier(self):
-        if self.parallel:
-            torch.distributed.barrier()
-
     def close(self):
         if self.group and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
