@@ -98,8 +98,9 @@ AUGMENTATIONS = {
     "rotation": ({"degrees": Field(integer(0, 180), 25)}, "degrees"),
     "pixel-noise": ({"fraction": Field(number(0, 1), 0.25)}, "fraction"),
     "mirror": ({"probability": Field(number(0, 1), 0.5)}, "probability"),
-    "shift": ({"pixels": Field(integer(0), 4)}, "pixels"),
-    "crop": ({"padding": Field(integer(0), 4)}, "padding"),
+    # (at most the largest image side: padding is allocated around every image of a batch)
+    "shift": ({"pixels": Field(integer(0, 4096), 4)}, "pixels"),
+    "crop": ({"padding": Field(integer(0, 4096), 4)}, "padding"),
     "colour-shift": ({"amount": Field(number(0), 0.1)}, "amount"),
     "input-noise": ({"std": Field(number(0), 0.3), "fraction": Field(number(0, 1), 0.0)}, "std"),
 }
@@ -145,7 +146,8 @@ TRAIN_FIELDS = {
     "optimizer": Field(optimizer_section, "adam", "adam (default), adadelta or sgd, with options"),
     "batch-size": Field(integer(1), 128, "samples per step"),
     "epoch-count": Field(integer(1, null=True), None, "epochs to run; null trains until stopped"),
-    "epoch-size": Field(integer(1, null=True), None, "samples per epoch; null: the training split's size"),
+    # an epoch's sample order is drawn as one array of indices: 2**31 of them is already 16 GB
+    "epoch-size": Field(integer(1, 2**31 - 1, null=True), None, "samples per epoch; null: the training split's size"),
     "sampling": Field(one_of("class-balanced", "shuffle"), "class-balanced",
                       "class-balanced: one from each class in turn (Cortex); shuffle: plain epochs"),
     "augmentation": Field(list_of(augmentation_item), [], "applied to training batches only"),
@@ -168,7 +170,8 @@ TRAIN_FIELDS = {
     "eval-batch-size": Field(integer(1), 1024, "batch size for evaluation"),
     "tensorboard": Field(boolean, False, "also write TensorBoard event files in RUN/tensorboard/ "
                          "(tensorboardX)"),
-    "threads": Field(any_of(one_of("auto"), integer(1)), "auto",
+    # torch starts the threads it is told to: a billion would tie the machine up for minutes
+    "threads": Field(any_of(one_of("auto"), integer(1, 1024)), "auto",
                      "CPU threads: auto = one for small networks (thread hand-offs cost more than "
                      "they save), torch's default for large ones"),
 }
