@@ -238,7 +238,7 @@ def test_the_graph_does_not_depend_on_the_weights_it_was_made_with(tmp_path):
     variance are both ones then must still be right once they differ."""
     from nnrun.infer.model import open_model
 
-    plan = plan_network([{"input": [6, 6, 2, {"id": "data"}]}, {"convolutional": [3, 0, 1, 4]},
+    plan = plan_network([{"input": [6, 6, 3, {"id": "data"}]}, {"convolutional": [3, 0, 1, 4]},
                          "batch-normalization", "relu", {"linear->softmax": 2}])
     network = build_network(plan).eval()
     pre, x = _inputs_for(plan)
