@@ -15,7 +15,10 @@ def check(config, overrides, fmt):
     from nnrun.config.spec import load_spec
     from nnrun.network.build import count_parameters
 
-    spec = load_spec(config, overrides)
+    spec = load_spec(config, overrides, unresolved_ok=True)
+    if spec.plan is None:
+        _unresolved(spec)
+        return
     counts = count_parameters(spec.plan, f"{config}: network")
     rows = [{"index": node.index, "id": node.id, "layer": node.layer, "parents": node.parents,
              "output-shape": node.out_shape.to_list(), "parameters": counts[node.id]}
@@ -40,3 +43,17 @@ def check(config, overrides, fmt):
                        + (f" reconstructing {spec.plan.target(leaf)}" if spec.plan.target(leaf) else " against labels")
                        for leaf in spec.plan.leaves)
     click.echo(f"total parameters: {total:,} ({trainable:,} trainable); loss: {losses}")
+    from nnrun.config.auto_input import auto_input_indices
+
+    if auto_input_indices(spec.raw["network"]):
+        click.echo(f"input shape {spec.plan.inputs[0].out_shape}: width auto, from {spec.data['path']}")
+
+
+def _unresolved(spec):
+    """An input of width auto and no dataset: the layers as written, and what shapes wait for."""
+    from nnrun.network.plan import parse_layer
+
+    click.echo(f"note: {spec.unresolved}")
+    for index, entry in enumerate(spec.raw["network"]):
+        click.echo(f"  {index:>3}  {parse_layer(entry, index).place()}")
+    click.echo("shapes and parameter counts: when the dataset is known")

@@ -121,10 +121,14 @@ def apply_overrides(config, overrides):
                 raise UserError(f"--set {text}: no item {last} in a {len(node)}-item list")
         elif not isinstance(node, dict):
             raise UserError(f"--set {text}: cannot set a key inside a value that is not a map")
-        if path == ["data"] and isinstance(value, str) and isinstance(node.get("data"), dict):
-            # `--set data=FOLDER` points the config at another dataset; its preprocessing and
-            # splits stay (replacing the whole map would quietly change how inputs are scaled).
-            node["data"]["path"] = value
+        main = SHORTHANDS.get(tuple(p for p in path if not isinstance(p, int)))
+        if main is not None and isinstance(node.get(last), dict) and value is not None \
+                and not isinstance(value, (dict, list)):
+            # `--set data=FOLDER`, `--set train.optimizer=adam` on a map: the plain value is short
+            # for the map's main key, and the map's other keys stay (replacing the whole map would
+            # quietly drop a weight decay or change how inputs are scaled). `--set 'K={...}'`
+            # replaces the map.
+            node[last] = {**node[last], main: value}
             continue
         node[last] = value
     return config

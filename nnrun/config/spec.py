@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnrun.config.auto_input import (auto_input_indices, dataset_input_shape, resolve_auto_inputs,
+                                     unresolved_message)
 from nnrun.config.read import apply_overrides, read_config_file
 from nnrun.config.schema import Field, text, validate_map
 from nnrun.config.sections import data_section, train_section
@@ -28,6 +30,7 @@ class Spec:
     data: dict
     train: dict
     raw: dict               # the config as read, overrides applied (what a run folder records)
+    unresolved: object = None  # why `plan` is None (an input of width auto, no dataset), or None
 
     def resolved(self):
         """The config with every default filled in, as plain data."""
@@ -37,11 +40,13 @@ class Spec:
         return out
 
 
-def load_spec(path, overrides=()):
-    """Read, override, and validate a config file; raise UserError on any mistake."""
+def load_spec(path, overrides=(), unresolved_ok=False):
+    """Read, override, and validate a config file; raise UserError on any mistake.
+    `unresolved_ok`: an input of width auto with no dataset at hand leaves `plan` None (and
+    `unresolved` says why) instead of raising: `nnrun check` shows what it can."""
     raw = apply_overrides(read_config_file(path), overrides)
     try:
-        return spec_from_data(raw, source=str(path), default_name=Path(path).stem)
+        return spec_from_data(raw, source=str(path), default_name=Path(path).stem, unresolved_ok=unresolved_ok)
     except UserError as mistake:
         raise UserError(f"{mistake}{_from_override(mistake, path, overrides)}") from None
 
@@ -49,19 +54,36 @@ def load_spec(path, overrides=()):
 def _from_override(mistake, path, overrides):
     """' (from --set K=V)' when the mistake is in a value an override gave."""
     for text in overrides or ():
-        key = text.partition("=")[0].strip()
+        key, _, value = (part.strip() for part in text.partition("="))
         if str(mistake).startswith(f"{path}: {key}:"):
             return f" (from --set {text})"
+        if str(mistake).startswith(f"{path}: {key}.") and not value.startswith(("{", "[")):
+            # a plain value given to a map changes its main key and keeps the others
+            inner = str(mistake)[len(f"{path}: "):].partition(":")[0]
+            return (f" (from --set {text}, which keeps the map's other keys: drop this one with "
+                    f"--set {inner}=null, or replace the whole map with --set '{key}={{...}}')")
     return ""
 
 
-def spec_from_data(raw, source="config", default_name="config"):
+def spec_from_data(raw, source="config", default_name="config", unresolved_ok=False):
     """Validate plain config data; a mistake reads `SOURCE: place: problem`."""
+    unresolved = None
     try:
         sections = validate_map(raw, TOP_LEVEL, "")
         if raw.get("network") is None:
             raise UserError("no network section (the layers, in order)")
-        plan = plan_network(raw["network"])
+        network = raw["network"]
+        if auto_input_indices(network):
+            shape = dataset_input_shape(sections["data"]["path"])
+            if shape is not None:
+                network = resolve_auto_inputs(network, shape, source)
+            elif unresolved_ok:
+                unresolved = unresolved_message(network, sections["data"]["path"])
+            else:
+                raise UserError(unresolved_message(network, sections["data"]["path"]))
+        plan = plan_network(network) if unresolved is None else None
     except UserError as mistake:
         raise UserError(f"{source}: {mistake}") from None
-    return Spec(sections["name"] or default_name, source, plan, sections["data"], sections["train"], raw)
+    spec = Spec(sections["name"] or default_name, source, plan, sections["data"], sections["train"], raw)
+    spec.unresolved = unresolved
+    return spec
