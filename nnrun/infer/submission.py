@@ -9,7 +9,12 @@ What a row holds (`--output`):
   class        two classes: 1 for the positive class, 0 otherwise; more: the class name
   probability  P(positive class), optionally clipped (--clip 0.05 0.95, for log-loss); with more
                than two classes and no positive class, one column of probabilities per class
+
+Probabilities are clipped to [EPSILON, 1 − EPSILON] unless --clip says otherwise, and written
+with six significant digits of their distance to the nearer of 0 and 1 (0.9999999871 stays
+that, not 1): one confident mistake written as exactly 0 or 1 makes a log-loss infinite.
 """
+import math
 import csv
 import io
 import os
@@ -26,6 +31,7 @@ from nnrun.atomic import atomic_file
 from nnrun.infer import tables
 
 SHOWN = 5
+EPSILON = 1e-15   # the default clip of probabilities: [EPSILON, 1 - EPSILON]
 
 
 @dataclass
@@ -183,7 +189,18 @@ class Labeller:
         if output == "probability" and decision.positive is None and len(classes) == 2:
             decision.positive = 1  # P(second class), as a binary submission wants
         per_class = output == "probability" and decision.positive is None
+        if output == "probability" and not clip:
+            clip = (EPSILON, 1 - EPSILON)
         return cls(output, decision, tuple(clip) if clip else None, per_class)
+
+    def describe(self):
+        """What the label cells hold, for the summary line."""
+        if self.output == "class":
+            return "classes"
+        what = "one probability per class" if self.per_class else \
+            f"P({self.decision.classes[self.decision.positive]})"
+        low, high = self.clip
+        return f"{what} clipped to [{_fmt(low)}, {_fmt(high)}], six significant digits of the distance to 0 or 1"
 
     def columns(self, column):
         if self.per_class:
@@ -208,7 +225,12 @@ class Labeller:
 
 
 def _fmt(value):
-    return f"{float(value):.6g}"
+    """Six significant digits of the value's distance to the nearer of 0 and 1."""
+    value = float(value)
+    if value <= 0.5 or value >= 1.0:
+        return f"{value:.6g}"
+    decimals = min(5 - math.floor(math.log10(1.0 - value)), 16)  # 16: float64's last digit below 1
+    return f"{value:.{decimals}f}".rstrip("0")
 
 
 def write_submission(path, header, rows):

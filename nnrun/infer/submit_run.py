@@ -72,7 +72,7 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
                         f"no submission written")
     write_submission(options.out, header, ([i] + cells[i] for i in order))
     summary = ", ".join(f"{name} {n}" for name, n in counts.items())
-    echo(f"wrote {len(order)} rows to {options.out} ({summary})")
+    echo(f"wrote {len(order)} rows to {options.out} ({summary}); {labeller.describe()}")
     if bad.skipped:
         shown = "; ".join(f"{name} ({reason})" for name, reason in bad.skipped[:10])
         more = f"; and {len(bad.skipped) - 10} more" if len(bad.skipped) > 10 else ""
