@@ -39,7 +39,7 @@ def prepare(work):
 
 def train(data, run, epochs, record_on, tensorboard):
     import nnrun.train.loop as loop
-    from nnrun.commands.train import run_training
+    from nnrun.train.start import run_training
     from nnrun.config.spec import load_spec
     from nnrun.train import run_record
 

@@ -70,7 +70,7 @@ def test_a_two_epoch_run_records_status_predictions_and_weights(cli, tmp_path, t
 
 
 def test_a_failed_run_says_so(tmp_path, table):
-    from nnrun.commands.train import run_training
+    from nnrun.train.start import run_training
     from nnrun.config.spec import load_spec
 
     def boom(epoch):

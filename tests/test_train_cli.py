@@ -167,7 +167,7 @@ def test_non_finite_loss_in_a_later_epoch(cli, tmp_path, table):
     """Epoch 1 trains; a hook makes epoch 2's weights infinite: the run stops at batch 1."""
     import torch
 
-    from nnrun.commands.train import run_training
+    from nnrun.train.start import run_training
     from nnrun.config.spec import load_spec
     from nnrun.errors import UserError
 

@@ -135,7 +135,7 @@ def _threshold(value, path):
     return number(0, 1)(value, path)
 
 
-def _device(value, path):
+def device_value(value, path):
     if value in ("auto", "cpu", "cuda") or (isinstance(value, str) and value.startswith("cuda:")
                                              and value[5:].isdigit()):
         return value
@@ -162,7 +162,7 @@ TRAIN_FIELDS = {
                       None, "learning-rate schedule: step, cosine or reduce-on-plateau"),
     "gradient-clipping": Field(number(above=0, null=True), None, "clip the gradient norm to this"),
     "seed": Field(integer(0, 2**32 - 1), 1, "seeds initialisation, sampling and augmentation (0 to 2³²−1)"),
-    "device": Field(_device, "auto", "auto uses CUDA when there is one"),
+    "device": Field(device_value, "auto", "auto uses CUDA when there is one"),
     "precision": Field(one_of("float32", "float64", "bf16", "fp16"), "float32",
                        "bf16/fp16: mixed precision on CUDA"),
     "init-from": Field(text(null=True), None, "a checkpoint whose matching layers (same id and shape) "

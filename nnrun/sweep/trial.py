@@ -1,5 +1,5 @@
 """One trial: its sampled values set into the config, trained as an ordinary run folder
-(SWEEP/trial-NNNN/, by nnrun.commands.train.run_training), judged and told to the study.
+(SWEEP/trial-NNNN/, by nnrun.train.start.run_training), judged and told to the study.
 
     complete     the trial's value: the sweep's metric at its best epoch
     pruned       the median pruner stopped it on an epoch's metric, or its loss went non-finite
@@ -62,7 +62,7 @@ class Outcome:
 
 def run_trial(study, trial, folder, parameters, stopping):
     """Run the asked `trial` to its verdict, tell the study, return an Outcome."""
-    from nnrun.commands.train import run_training
+    from nnrun.train.start import run_training
     from nnrun.runs import read_run
 
     info, number, started = folder.info, trial.number, time.perf_counter()

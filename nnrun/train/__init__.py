@@ -18,4 +18,5 @@
   distributed.py the ranks of a parallel job: process group, collectives, per-rank random streams, DDP
   launch.py      `--nproc N` through torch's launcher, how a job ended, finding the run after a restart
   assess.py      a saved model measured on a prepared split (`nnrun evaluate`)
+  start.py       a run start to finish: config or run to resume, the job's processes, run_training
 """

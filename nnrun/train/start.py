@@ -1,0 +1,211 @@
+"""A training run, start to finish, as `nnrun train` (and `nnrun sweep`'s trials) start it.
+
+`train_command` resolves the config (or the run to resume), joins the job's processes when
+torchrun started this one, and runs `run_training`: the session built and checked before
+anything is written, the run folder made, the loop run (loop.py).
+
+Started by torchrun (or `--nproc N`, which runs torch's launcher) this process is one rank of a
+parallel job: every rank loads the config and opens the session; rank 0 alone reads a checkpoint
+to resume from (and hands it to the others), makes and writes the run folder, prints and serves
+--live; setup checks that fail on any rank stop every rank (distributed.py).
+"""
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from nnrun.errors import UserError
+
+
+def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live):
+    import yaml
+
+    from nnrun.config.sections import device_value
+    from nnrun.config.spec import load_spec
+    from nnrun.train.distributed import launched
+    from nnrun.train.launch import previous_attempt
+
+    payload = None
+    if resume_run is None and launched() and os.environ.get("RANK") == "0" and config is not None:
+        # the launcher restarted the job (--max-restarts): go on from the attempt before
+        name = load_spec(config, overrides).name
+        previous = previous_attempt(name, run_dir)
+        if previous is not None:
+            resume_run, run_dir = str(previous), None
+            click.echo(f"the launcher restarted the job: going on from {previous / 'last.nnrun'}", err=True)
+    if resume_run is not None:
+        run = Path(resume_run)
+        if run_dir is not None:
+            raise UserError("--resume continues in its own folder; leave out --run-dir")
+        from nnrun.train.loop import load_resume_payload
+        from nnrun.train.run_folder import CONFIG, LAST
+        payload = _rank0_reads(load_resume_payload, run / LAST)
+        source = config or run / CONFIG
+        if not Path(source).is_file():
+            raise UserError(f"--resume {run}: no {CONFIG} there; give the config file too")
+        spec = load_spec(source, overrides)
+    else:
+        if config is None:
+            raise UserError("give a CONFIG file (or --resume RUN)")
+        spec = load_spec(config, overrides)
+    if device is not None:
+        spec.train["device"] = device_value(device, "--device")
+    if tensorboard:
+        spec.train["tensorboard"] = True
+    if spec.data.get("path"):
+        spec.data["path"] = str(Path(spec.data["path"]).expanduser().resolve())
+    if spec.train.get("init-from"):
+        spec.train["init-from"] = str(Path(spec.train["init-from"]).expanduser().resolve())
+    if print_config:
+        click.echo(yaml.safe_dump(spec.resolved(), sort_keys=False, allow_unicode=True,
+                                  default_flow_style=None), nl=False)
+        return
+    from nnrun.train.distributed import open_world
+    world = open_world(spec.train["device"])
+    try:
+        if world.parallel:  # every rank resumes from rank 0's checkpoint, or none does
+            payload = world.broadcast(payload)
+            resume_run = world.broadcast(resume_run)
+            run_dir = None if resume_run is not None else run_dir
+        hooks = None
+        if live is not None and world.main:
+            from nnrun.live.launch import serve_training
+            hooks = serve_training(live, resume_run)
+        outcome = run_training(spec, run_dir=run_dir, resume_run=resume_run, payload=payload, quiet=quiet,
+                               hooks=hooks, world=world)
+    except RuntimeError as problem:
+        if not (world.parallel and _lost_peer(problem)):
+            raise
+        if world.main:  # the launcher names the rank that died
+            click.echo(f"error: rank {world.rank}: lost contact with another rank of the job, which "
+                       f"stopped; this rank stops too (the launcher's report names it)", err=True)
+        sys.exit(1)
+    finally:
+        world.close()
+    if outcome == "interrupted":
+        sys.exit(130)
+
+
+def _lost_peer(problem):
+    """Whether a collective failed because another rank of the job went away."""
+    import torch.distributed as dist
+    text = str(problem)
+    return isinstance(problem, getattr(dist, "DistError", ())) or any(
+        word in text for word in ("gloo", "Connection reset", "Connection closed", "NCCL"))
+
+
+def _rank0_reads(read, path):
+    """`read(path)` on rank 0 of a parallel job (the others get it by broadcast), or here."""
+    from nnrun.train.distributed import launched
+    from nnrun.train.run_folder import LAST
+    if launched() and os.environ.get("RANK") != "0":
+        return None
+    if not Path(path).is_file():
+        raise UserError(f"--resume {Path(path).parent}: no {LAST} there (not a run folder, or no epoch finished)")
+    return read(path)
+
+
+def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=False, hooks=None, world=None,
+                 observers=None):
+    """Train `spec` (a new run, or the run folder `resume_run` from its last checkpoint `payload`),
+    as one process or as a rank of the parallel job `world`."""
+    import torch
+
+    from nnrun.train.distributed import World, wrap_for_training
+    from nnrun.train.loop import Trainer
+    from nnrun.train.run_folder import RunFolder, new_run_path
+    from nnrun.train.session import open_session
+    from nnrun.train.state import check_resumable
+
+    world = world or World()
+    threads_before = torch.get_num_threads()
+    try:
+        problem = None
+        try:
+            if payload is not None:
+                check_resumable(payload["config"], spec.resolved(), resume_run)
+            session = open_session(spec, world=world)
+            saved = (payload.get("dataset") or {}).get("manifest-sha256") if payload is not None else None
+            if saved and saved != session.manifest_sha256:
+                raise UserError(f"--resume {resume_run}: the dataset {session.dataset.path} is not the one this "
+                                f"run trained on (its dataset.json changed)")
+        except UserError as mistake:
+            problem = mistake
+        world.agree(problem)
+        _same_dataset_everywhere(session, world)
+        if payload is not None:
+            done = int(payload["resume"]["epoch"])
+            count = spec.train["epoch-count"]
+            if count is not None and done >= count:
+                if world.main:
+                    click.echo(f"{resume_run} has already trained {done} epochs (train.epoch-count {count}); "
+                               f"raise it to go on, e.g. --set train.epoch-count={count + 10}")
+                return "finished"
+        folder, problem = None, None
+        if world.main:
+            try:
+                if payload is not None:
+                    folder = RunFolder.existing(resume_run)
+                    folder.keep_metrics_through(int(payload["resume"]["epoch"]))
+                else:
+                    folder = RunFolder.create(new_run_path(spec.name, run_dir))
+            except UserError as mistake:
+                problem = mistake
+        world.agree(problem)
+        session.parallel = wrap_for_training(session.network, world)
+        try:
+            if world.main:
+                _write_run_facts(folder, spec, session, payload)
+                if hooks and "run-folder" in hooks:  # the live page learns where the run is
+                    hooks["run-folder"](folder.path)
+            trainer = Trainer(session, folder, quiet=quiet, resume=payload, hooks=hooks, observers=observers)
+            outcome = trainer.run()
+            if folder is not None:
+                folder.discard_if_uncommitted()  # stopped before the first checkpoint: nothing to keep
+            return outcome
+        except BaseException:
+            if folder is not None:
+                folder.discard_if_uncommitted()
+            raise
+        finally:
+            if folder is not None:
+                folder.close()
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _same_dataset_everywhere(session, world):
+    """Every rank of a job (on any machine) must train on the same prepared dataset."""
+    digests = world.gather(session.manifest_sha256)
+    for rank, digest in enumerate(digests):
+        if digest != digests[0]:
+            raise UserError(f"rank {rank}: the dataset {session.dataset.path} is not rank 0's "
+                            f"(their dataset.json differ); prepare it once and copy it to every machine")
+
+
+def _write_run_facts(folder, spec, session, payload):
+    """config.yaml, and run.json: what ran where (one entry more per resume)."""
+    import datetime
+    import shlex
+
+    from nnrun.train.launch import job_facts
+    from nnrun.train.run_folder import environment
+
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    command = shlex.join(["nnrun", *sys.argv[1:]]) if sys.argv and "nnrun" in sys.argv[0] else None
+    job = {"job": job_facts()} if session.world.parallel else {}
+    folder.write_config(spec.resolved())
+    if payload is None:
+        info = {**environment(session.device, spec.train["seed"], session.threads),
+                "config": spec.source, "command": command, "started": started, **job,
+                "dataset": {"path": str(session.dataset.path), "manifest-sha256": session.manifest_sha256,
+                            "train-split": session.task.train_split,
+                            "selection-split": session.task.selection_split,
+                            "test-split": session.task.test_split}}
+    else:
+        info = folder.read_run_info()
+        info.setdefault("resumed", []).append(
+            {"at-epoch": int(payload["resume"]["epoch"]), "started": started, "command": command,
+             **environment(session.device, spec.train["seed"], session.threads), **job})
+    folder.write_run_info(info)
