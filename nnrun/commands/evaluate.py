@@ -13,16 +13,19 @@ import click
               help="Decide P(positive) >= THRESHOLD instead of the checkpoint's stored threshold.")
 @click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-def evaluate(checkpoint, dataset, split, fmt, threshold, batch_size, device):
+@click.option("--tta", type=click.Choice(["mirror"]), default=None,
+              help="Test-time augmentation: average with the mirrored image's probabilities (as kaggle-submit).")
+def evaluate(checkpoint, dataset, split, fmt, threshold, batch_size, device, tta):
     """Loss, accuracy, precision, recall, F-beta, average precision, per-class table and confusion
     matrix of CHECKPOINT on a split of the prepared DATASET (the whole split, in one pass)."""
     from nnrun.train.assess import evaluate_checkpoint
     from nnrun.train.report import metrics_table
 
     result = evaluate_checkpoint(checkpoint, dataset, split=split, threshold=threshold,
-                                 batch_size=batch_size, device=device)
+                                 batch_size=batch_size, device=device, tta=tta)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"{checkpoint} (epoch {result['epoch']}) on {dataset} [{split}]")
+    click.echo(f"{checkpoint} (epoch {result['epoch']}) on {dataset} [{split}]"
+               + (" with mirror test-time augmentation" if tta else ""))
     click.echo(metrics_table(result["metrics"], result["classes"], result["beta"]))

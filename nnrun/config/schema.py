@@ -95,6 +95,18 @@ def number(minimum=None, maximum=None, null=False, above=None):
     return check
 
 
+def number_range(minimum, maximum):
+    """[low, high] with minimum < low ≤ high ≤ maximum (a scale or aspect range)."""
+    def check(value, path):
+        if not isinstance(value, list) or len(value) != 2:
+            raise UserError(f"{path}: must be [low, high], got {_kind(value)} {value!r}")
+        low, high = (number(above=minimum, maximum=maximum)(v, f"{path}[{i}]") for i, v in enumerate(value))
+        if low > high:
+            raise UserError(f"{path}: low {low} is above high {high}")
+        return [low, high]
+    return check
+
+
 def one_of(*options, null=False):
     def check(value, path):
         if value is None and null:

@@ -3,8 +3,8 @@
 `nnrun train CONFIG --print-config` shows the result of `validate_map` over these, so what a
 run used is always visible. Keys are kebab-case, as in Cortex.
 """
-from nnrun.config.schema import (Field, any_of, boolean, integer, list_of, number, one_of, section, text,
-                                 validate_map)
+from nnrun.config.schema import (Field, any_of, boolean, integer, list_of, number, number_range, one_of,
+                                 section, text, validate_map)
 from nnrun.errors import UserError, did_you_mean
 
 # ---- data ------------------------------------------------------------------------------------
@@ -39,16 +39,20 @@ OPTIMIZER_DEFAULTS = {
     "adam": {"learning-rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
     "adadelta": {"learning-rate": 1.0, "rho": 0.95, "epsilon": 1e-6},
     "sgd": {"learning-rate": 0.001, "momentum": 0.9, "nesterov": True},
+    # Adam with decoupled weight decay (Loshchilov & Hutter), torch's defaults
+    "adamw": {"learning-rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
 }
+DEFAULT_WEIGHT_DECAY = {"adamw": 0.01}  # the others: 0
 OPTIMIZER_FIELDS = {
-    "type": Field(one_of(*OPTIMIZER_DEFAULTS), "adam", "adam, adadelta or sgd"),
+    "type": Field(one_of(*OPTIMIZER_DEFAULTS), "adam", "adam, adadelta, sgd or adamw"),
     "learning-rate": Field(number(above=0, null=True), None, "the step size", aliases=("lr",)),
     "beta1": Field(number(0, 1, null=True)), "beta2": Field(number(0, 1, null=True)),
     "epsilon": Field(number(above=0, null=True)),
     "rho": Field(number(0, 1, null=True), None, "adadelta's decay (Cortex's decay 0.05 is rho 0.95)"),
     "momentum": Field(number(0, null=True), None, "sgd momentum; 0 gives plain SGD"),
     "nesterov": Field(any_of(boolean, one_of(None)), None),
-    "weight-decay": Field(number(0), 0.0, "L2 penalty on weights, applied by the optimizer"),
+    "weight-decay": Field(number(0, null=True), None, "adam, adadelta, sgd: L2 penalty on weights (0); "
+                          "adamw: decoupled weight decay (0.01)"),
 }
 
 
@@ -57,6 +61,8 @@ def optimizer_section(value, path):
         value = {"type": value}
     resolved = validate_map(value, OPTIMIZER_FIELDS, path)
     defaults = OPTIMIZER_DEFAULTS[resolved["type"]]
+    if resolved["weight-decay"] is None:
+        resolved["weight-decay"] = DEFAULT_WEIGHT_DECAY.get(resolved["type"], 0.0)
     for key, field_value in list(resolved.items()):
         if key in ("type", "weight-decay"):
             continue
@@ -88,6 +94,8 @@ SCHEDULE_FIELDS = {
     "factor": Field(number(above=0, maximum=1), 0.5, "reduce-on-plateau: the decay factor"),
     "patience": Field(integer(0), 3, "reduce-on-plateau: epochs without improvement before decaying"),
     "min-learning-rate": Field(number(0), 0.0, "cosine and reduce-on-plateau: the floor"),
+    "warmup-epochs": Field(integer(0, 10**6), 0, "step and cosine: the rate rises linearly over these "
+                           "epochs before the schedule starts (cosine then anneals over the rest)"),
 }
 
 # Augmentation name -> (its parameters' fields, the parameter a bare value sets).
@@ -103,6 +111,8 @@ AUGMENTATIONS = {
     "crop": ({"padding": Field(integer(0, 4096), 4)}, "padding"),
     "colour-shift": ({"amount": Field(number(0), 0.1)}, "amount"),
     "input-noise": ({"std": Field(number(0), 0.3), "fraction": Field(number(0, 1), 0.0)}, "std"),
+    "random-resized-crop": ({"scale": Field(number_range(0, 1), [0.08, 1.0]),
+                             "ratio": Field(number_range(0, 100), [0.75, 4 / 3])}, "scale"),
 }
 
 
@@ -129,6 +139,25 @@ def augmentation_item(value, path):
 
 # ---- train -----------------------------------------------------------------------------------
 
+# an epoch's sample order is drawn as one array of indices: 2**31 of them is already 16 GB
+EPOCH_SIZE_FIELDS = {"passes": Field(number(above=0, maximum=2**31 - 1), 1.0,
+                                     "passes over the training split (a fraction is allowed)")}
+
+
+def _epoch_size(value, path):
+    if isinstance(value, dict):
+        return validate_map(value, EPOCH_SIZE_FIELDS, path)
+    return integer(1, 2**31 - 1, null=True)(value, path)
+
+
+def _class_weights(value, path):
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, dict) or not value:
+        raise UserError(f"{path}: must be balanced or a map of class name to weight, got {value!r}")
+    return {str(name): number(0)(weight, f"{path}.{name}") for name, weight in value.items()}
+
+
 def _threshold(value, path):
     if value in ("auto", "calibrated"):
         return value
@@ -147,7 +176,17 @@ TRAIN_FIELDS = {
     "batch-size": Field(integer(1), 128, "samples per step"),
     "epoch-count": Field(integer(1, null=True), None, "epochs to run; null trains until stopped"),
     # an epoch's sample order is drawn as one array of indices: 2**31 of them is already 16 GB
-    "epoch-size": Field(integer(1, 2**31 - 1, null=True), None, "samples per epoch; null: the training split's size"),
+    "epoch-size": Field(_epoch_size, None, "samples per epoch, or {passes: N}: N passes over the training "
+                        "split; null: one pass"),
+    "class-weights": Field(_class_weights, None, "weights of the classes in the loss: balanced (each class "
+                           "weighs n/(k·n_class)) or {CLASS: weight}; null: all 1"),
+    "label-smoothing": Field(number(0, 0.999), 0.0, "cross-entropy against (1−ε)·one-hot + ε/k"),
+    "mixup": Field(number(0, 1000), 0.0, "mixup's Beta(α, α): batches are blends of two examples and "
+                   "their labels; 0 = off"),
+    "cutmix": Field(number(0, 1000), 0.0, "cutmix's Beta(α, α): a box of one image pasted into another, "
+                    "labels by area; 0 = off (with mixup too: one or the other per batch)"),
+    "ema": Field(number(above=0, maximum=0.99999999, null=True), None, "decay of an exponential moving "
+                 "average of the weights, evaluated and saved as the model (e.g. 0.999); null: off"),
     "sampling": Field(one_of("class-balanced", "shuffle"), "class-balanced",
                       "class-balanced: one from each class in turn (Cortex); shuffle: plain epochs"),
     "augmentation": Field(list_of(augmentation_item), [], "applied to training batches only"),

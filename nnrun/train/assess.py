@@ -8,11 +8,13 @@ from nnrun.model_io import load_model, select_device
 from nnrun.train.data import Inputs, SplitData
 from nnrun.train.evaluation import evaluate, needs_one_hot
 from nnrun.train.task import model_task
+from nnrun.train.tta import MirrorAverage
 
 
 def evaluate_checkpoint(checkpoint, dataset_path, *, split="test", threshold=None, batch_size=1024,
-                        device="auto"):
-    """{checkpoint, dataset, split, epoch, classes, beta, threshold, metrics} for `split`."""
+                        device="auto", tta=None):
+    """{checkpoint, dataset, split, epoch, classes, beta, threshold, metrics} for `split`;
+    `tta="mirror"` averages each image's probabilities with its mirror image's."""
     device = select_device(device)
     loaded = load_model(checkpoint, device=device)
     dataset = open_dataset(dataset_path)
@@ -23,10 +25,13 @@ def evaluate_checkpoint(checkpoint, dataset_path, *, split="test", threshold=Non
     data = SplitData(dataset, split, Inputs(loaded.preprocessing, device, dtype), device,
                      input_dims=loaded.plan.inputs[0].out_shape.batch_dims(),
                      one_hot=any(needs_one_hot(leaf) for leaf in task.leaves))
-    metrics = evaluate(loaded.network, task, data, batch_size, task.threshold)
+    network = loaded.network
+    if tta == "mirror":
+        network = MirrorAverage(network, task, loaded.plan.inputs[0].out_shape.image)
+    metrics = evaluate(network, task, data, batch_size, task.threshold)
     return {"checkpoint": str(checkpoint), "dataset": str(dataset.path), "split": split,
             "epoch": loaded.payload.get("epoch"), "classes": list(task.classes), "metric": task.metric,
-            "beta": task.beta, "threshold": task.threshold, **_headline(metrics), "metrics": metrics}
+            "beta": task.beta, "threshold": task.threshold, "tta": tta, **_headline(metrics), "metrics": metrics}
 
 
 def _headline(metrics):

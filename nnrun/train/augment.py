@@ -4,7 +4,7 @@ Two stages, in this order, around the input preprocessing:
 
   stored units   (float copies of the stored values: table features as in the CSV, pixels 0..255)
                  variance-noise, gaussian-noise (tables); rotation, pixel-noise, mirror, shift,
-                 crop, colour-shift (images)
+                 crop, colour-shift, random-resized-crop (images)
   input units    (after preprocessing, what the network sees)
                  input-noise: the denoising autoencoder's corruption; a reconstruction target
                  is taken *before* this stage, so it stays clean
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from nnrun.errors import UserError
 
 TABLE_ONLY = ("variance-noise", "gaussian-noise")
-IMAGE_ONLY = ("rotation", "pixel-noise", "mirror", "shift", "crop", "colour-shift")
+IMAGE_ONLY = ("rotation", "pixel-noise", "mirror", "shift", "crop", "colour-shift", "random-resized-crop")
 INPUT_STAGE = ("input-noise",)
 
 
@@ -191,8 +191,27 @@ def colour_shift(x, generator, amount):
     return (x + offset).clamp_(0, 255)
 
 
+def random_resized_crop(x, generator, scale, ratio):
+    """Cut a window of each image and stretch it back to full size (bilinear): its area a uniform
+    fraction in `scale` of the image's, its width/height ratio log-uniform in `ratio`, its place
+    uniform among those that fit (a side longer than the image's is cut to it)."""
+    n = x.shape[0]
+    u = torch.rand((n, 4), generator=generator, device=x.device, dtype=x.dtype)
+    area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
+    log_low, log_high = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(log_low + (log_high - log_low) * u[:, 1])
+    w = torch.sqrt(area * aspect).clamp(max=1.0)    # as fractions of the image's sides
+    h = torch.sqrt(area / aspect).clamp(max=1.0)
+    cx = (2 * u[:, 2] - 1) * (1 - w)                # the centre, in affine_grid's [−1, 1]
+    cy = (2 * u[:, 3] - 1) * (1 - h)
+    zero = torch.zeros_like(w)
+    theta = torch.stack([torch.stack([w, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 IMAGE_FUNCTIONS = {"rotation": rotation, "pixel-noise": pixel_noise, "mirror": mirror, "shift": shift,
-                   "crop": crop, "colour-shift": colour_shift}
+                   "crop": crop, "colour-shift": colour_shift, "random-resized-crop": random_resized_crop}
 
 
 # ---- input units -----------------------------------------------------------------------------

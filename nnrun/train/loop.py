@@ -65,11 +65,18 @@ class Trainer:
             "best": {k: v for k, v in self.best.items() if k != "metrics"},
             "since-best": self.since_best,
             "world-size": self.world.size,  # sampler: global, any count may resume; see distributed.py
+            # with a weight average the model file holds the average; training resumes from these
+            "training-weights": s.network.state_dict() if s.ema is not None else None,
+            "mixer": s.mixer.state_dict() if s.mixer is not None else None,
         }
 
     def _restore(self, payload):
         s, state = self.s, payload["resume"]
-        s.network.load_state_dict({k: v.to(s.device) for k, v in payload["tensors"].items()})
+        s.model.load_state_dict({k: v.to(s.device) for k, v in payload["tensors"].items()})
+        if s.ema is not None and state.get("training-weights") is not None:
+            s.network.load_state_dict({k: v.to(s.device) for k, v in state["training-weights"].items()})
+        if s.mixer is not None and state.get("mixer") is not None:
+            s.mixer.load_state_dict(state["mixer"])
         s.optimizer.load_state_dict(state["optimizer"])
         if s.schedule is not None and state.get("schedule") is not None:
             s.schedule.load_state_dict(state["schedule"])
@@ -88,7 +95,7 @@ class Trainer:
             return
         s = self.s
         task = s.task
-        save_model(self.folder.file(name), s.network, classes=list(task.classes),
+        save_model(self.folder.file(name), s.model, classes=list(task.classes),
                    preprocessing=s.preprocessing,
                    positive=task.classes[task.positive] if task.positive is not None else None,
                    threshold=threshold, train=s.spec.train, epoch=self.epoch, metrics=metrics,
@@ -169,7 +176,7 @@ class Trainer:
         if result.interrupted:
             return False
         started = time.perf_counter()
-        metrics, outputs = evaluate_outputs(s.network, task, s.selection_data, s.spec.train["eval-batch-size"],
+        metrics, outputs = evaluate_outputs(s.model, task, s.selection_data, s.spec.train["eval-batch-size"],
                                              task.threshold, s.autocast_factory, s.world)
         noise = self._denoising_noise()
         if noise is not None:

@@ -3,7 +3,8 @@
 Cortex's defaults (nnrun.config.sections.OPTIMIZER_DEFAULTS): adam 0.001 (β 0.9, 0.999, ε 1e-8),
 adadelta (ρ 0.95, ε 1e-6), sgd 0.001 with Nesterov momentum 0.9; `momentum: 0` is plain SGD.
 A layer's `learning-attenuation` scales its group's learning rate (0 freezes it: the network
-leaves frozen parameters out). `weight-decay` is the optimizer's L2 penalty.
+leaves frozen parameters out). `weight-decay` is the optimizer's L2 penalty; adamw decays the
+weights directly, apart from the gradient's moments (decoupled weight decay, 0.01 by default).
 
 Implementation choice: torch's single-tensor ("for-loop") update, its multi-tensor (foreach)
 update, or the fused kernel. `implementation="auto"` takes the fused kernel for adam and sgd on
@@ -12,7 +13,7 @@ and the multi-tensor update for adadelta.
 """
 import torch
 
-FUSED = ("adam", "sgd")  # torch has fused kernels for these on CPU and CUDA
+FUSED = ("adam", "sgd", "adamw")  # torch has fused kernels for these on CPU and CUDA
 
 
 def optimizer_groups(network, learning_rate):
@@ -48,6 +49,9 @@ def make_optimizer(options, network, device, implementation="auto"):
     if kind == "adam":
         return torch.optim.Adam(groups, lr=options["learning-rate"], betas=(options["beta1"], options["beta2"]),
                                 eps=options["epsilon"], weight_decay=decay, **flags)
+    if kind == "adamw":
+        return torch.optim.AdamW(groups, lr=options["learning-rate"], betas=(options["beta1"], options["beta2"]),
+                                 eps=options["epsilon"], weight_decay=decay, **flags)
     if kind == "adadelta":
         flags.pop("fused", None)
         return torch.optim.Adadelta(groups, lr=options["learning-rate"], rho=options["rho"],

@@ -21,6 +21,7 @@ from nnrun.train.augment import Augmenter
 from nnrun.train.data import Inputs, SplitData
 from nnrun.train.distributed import World
 from nnrun.train.evaluation import needs_one_hot
+from nnrun.train import recipe
 from nnrun.train.optimizers import make_optimizer
 from nnrun.train.run_folder import manifest_sha256
 from nnrun.train.sampling import make_sampler
@@ -58,6 +59,14 @@ class Session:
     notes: list = field(default_factory=list)
     world: object = field(default_factory=World)   # the job's processes (nnrun.train.distributed)
     parallel: object = None                        # the DDP-wrapped training forward, or None
+    class_weights: object = None                   # the loss's weight per class (a tensor), or None
+    mixer: object = None                           # mixup / cutmix (nnrun.train.recipe.Mixer), or None
+    ema: object = None                             # the weight average (recipe.WeightAverage), or None
+
+    @property
+    def model(self):
+        """The network that is evaluated and saved: the weight average when there is one."""
+        return self.ema.module if self.ema is not None else self.network
 
     def autocast(self):
         if self.precision in ("bf16", "fp16"):
@@ -118,12 +127,17 @@ def choose_threads(option, plan, batch_size, device):
     return default
 
 
-def _odds_ratio(labels, positive, sampling):
-    """How much more often (in odds) training shows the positive class than the data holds it."""
+def _odds_ratio(labels, positive, sampling, weights=None):
+    """How much more often (in odds) training shows the positive class than the data holds it
+    (a class weight w counts as showing that class w times as often)."""
     natural = float(np.mean(labels == positive))
-    if sampling != "class-balanced" or natural in (0.0, 1.0):
+    if natural in (0.0, 1.0):
         return 1.0
-    sampled = 1.0 / len(np.unique(labels))
+    counts = np.bincount(labels, minlength=max(positive + 1, len(weights) if weights is not None else 0))
+    share = (counts > 0) / np.sum(counts > 0) if sampling == "class-balanced" else counts / len(labels)
+    if weights is not None:
+        share = share * weights
+    sampled = float(share[positive] / share.sum())
     return (sampled / (1 - sampled)) / (natural / (1 - natural))
 
 
@@ -186,9 +200,16 @@ def open_session(spec, device_option=None, world=None):
                if sampling == "class-balanced" and not np.any(labels == c)]
     if missing:
         notes.append(f"class-balanced sampling: no training example of {', '.join(missing)}")
+    weights = None
+    if recipe.uses_loss_options(train):
+        recipe.check_leaf(task, train)
+        weights = recipe.class_weights(train["class-weights"], list(task.classes), labels)
+        if train["class-weights"] and sampling == "class-balanced":
+            notes.append("train.class-weights with class-balanced sampling counts the classes' imbalance "
+                         "twice; sampling: shuffle is the usual companion")
     if task.positive is not None and train_data.labelled:
-        task = dataclasses.replace(task, odds_ratio=_odds_ratio(labels, task.positive, sampling))
-    epoch_size = train["epoch-size"] or train_data.count
+        task = dataclasses.replace(task, odds_ratio=_odds_ratio(labels, task.positive, sampling, weights))
+    epoch_size = recipe.epoch_size(train["epoch-size"], train_data.count)
     _check_split(train["batch-size"], epoch_size, world)
     optimizer = make_optimizer(train["optimizer"], network, device)
     if optimizer is None:
@@ -196,9 +217,16 @@ def open_session(spec, device_option=None, world=None):
                         "learning-attenuation 0)")
     schedule = make_schedule(train["schedule"], optimizer, train["epoch-count"])
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    return Session(spec, dataset, task, device, dtype, precision, threads, network, preprocessing, inputs,
-                   augmenter, train_data, selection_data, sampler, optimizer, schedule, scaler, epoch_size,
-                   train["batch-size"], manifest_sha256(dataset), notes, world)
+    session = Session(spec, dataset, task, device, dtype, precision, threads, network, preprocessing, inputs,
+                      augmenter, train_data, selection_data, sampler, optimizer, schedule, scaler, epoch_size,
+                      train["batch-size"], manifest_sha256(dataset), notes, world)
+    if weights is not None:
+        session.class_weights = torch.tensor(weights, dtype=dtype, device=device)
+    if train["mixup"] or train["cutmix"]:
+        session.mixer = recipe.Mixer(train["mixup"], train["cutmix"], seed + 3)
+    if train["ema"] is not None:
+        session.ema = recipe.WeightAverage(network, train["ema"])
+    return session
 
 
 def _check_split(batch_size, epoch_size, world):

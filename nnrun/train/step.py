@@ -12,6 +12,7 @@ import time
 import torch
 
 from nnrun.network.loss import leaf_loss
+from nnrun.train import recipe
 from nnrun.train.evaluation import needs_one_hot
 from nnrun.train.sampling import shard
 
@@ -106,6 +107,8 @@ def _loss_maker(session):
         if leaf.target is None:
             table = data.one_hot if needs_one_hot(leaf) else data.labels
             targets = table.index_select
+            if recipe.uses_loss_options(session.spec.train):  # class weights, smoothing, mixing
+                return recipe.loss_maker(session, batch, forward, targets)
 
             def loss_of(index):
                 x, _ = batch(index)
@@ -165,6 +168,12 @@ def _updater(session):
             zero_grad()
             loss.backward()
             step()
+    if session.ema is not None:
+        plain, average = update, session.ema.update
+
+        def update(loss):
+            plain(loss)
+            average()
     return update
 
 
