@@ -58,3 +58,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# Shipped configs whose input width is auto (taken from the dataset): the tests that plan every
+# config without a dataset give them these shapes.
+AUTO_INPUT_SETS = {"tabular.yaml": ["network.0.input={width: 29, id: data}"],
+                   "resnet-catsdogs.yaml": ["network.0.input={width: 64, height: 64, channels: 3, id: data}"]}
+
+
+def shipped_overrides(path):
+    """The --set overrides that let a shipped config plan without its dataset (usually none)."""
+    return list(AUTO_INPUT_SETS.get(Path(path).name, []))
+

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import yaml
 from PIL import Image
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, shipped_overrides
 from nnrun.data.dataset import open_dataset
 from nnrun.data.preprocess import Preprocessing
 from nnrun.model_io import save_model
@@ -215,7 +215,7 @@ def test_onnx_runtime_gives_torchs_outputs_on_every_config_network(config, tmp_p
     from nnrun.config.spec import load_spec
     from nnrun.infer.model import open_model
 
-    plan = load_spec(config, []).plan
+    plan = load_spec(config, shipped_overrides(config)).plan
     network = _randomised(build_network(plan))
     pre, x = _inputs_for(plan)
     classes = [str(i) for i in range(plan.classifying_leaf.out_shape.size)] if plan.classifying_leaf else []

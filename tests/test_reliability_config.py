@@ -126,10 +126,11 @@ def test_limits_leave_real_configs_alone():
     """Every config in configs/ still plans (the limits are far from any real network)."""
     from pathlib import Path
 
+    from conftest import shipped_overrides
     from nnrun.config.spec import load_spec
 
     for path in sorted((Path(__file__).parents[1] / "configs").iterdir()):
-        assert load_spec(path).plan.nodes, path
+        assert load_spec(path, shipped_overrides(path)).plan.nodes, path
 
 
 def test_memory_message_has_the_numbers():
