@@ -1,5 +1,7 @@
 """`--set` of a plain value on a map keeps the map's other keys; `input: {width: auto}` (or no
 width) takes the input's shape from the prepared dataset and records it in the run."""
+import json
+
 import yaml
 
 from conftest import run_cli
@@ -52,6 +54,8 @@ def test_check_without_a_dataset_says_what_it_can(tmp_path):
     assert result.code == 0, result
     assert "width auto" in result.stdout and "--set data=FOLDER" in result.stdout
     assert "network[2] (linear)" in result.stdout
+    report = json.loads(run_cli("check", path, "--format", "json").stdout)
+    assert "width auto" in report["unresolved"] and report["layers"][1] == {"index": 1, "layer": "linear->relu"}
     refused = run_cli("train", path, "--print-config")
     assert refused.code == 2 and "width auto" in refused.stderr
 

@@ -17,7 +17,7 @@ def check(config, overrides, fmt):
 
     spec = load_spec(config, overrides, unresolved_ok=True)
     if spec.plan is None:
-        _unresolved(spec)
+        _unresolved(spec, config, fmt)
         return
     counts = count_parameters(spec.plan, f"{config}: network")
     rows = [{"index": node.index, "id": node.id, "layer": node.layer, "parents": node.parents,
@@ -49,11 +49,16 @@ def check(config, overrides, fmt):
         click.echo(f"input shape {spec.plan.inputs[0].out_shape}: width auto, from {spec.data['path']}")
 
 
-def _unresolved(spec):
+def _unresolved(spec, config, fmt):
     """An input of width auto and no dataset: the layers as written, and what shapes wait for."""
     from nnrun.network.plan import parse_layer
 
+    calls = [parse_layer(entry, index) for index, entry in enumerate(spec.raw["network"])]
+    if fmt == "json":
+        click.echo(json.dumps({"config": config, "name": spec.name, "unresolved": spec.unresolved,
+                               "layers": [{"index": c.index, "layer": c.name} for c in calls]}, indent=2))
+        return
     click.echo(f"note: {spec.unresolved}")
-    for index, entry in enumerate(spec.raw["network"]):
-        click.echo(f"  {index:>3}  {parse_layer(entry, index).place()}")
+    for call in calls:
+        click.echo(f"  {call.index:>3}  {call.place()}")
     click.echo("shapes and parameter counts: when the dataset is known")
