@@ -5,6 +5,7 @@ import yaml
 
 from nnrun.config import edn
 from nnrun.config.limits import check_yaml_shape
+from nnrun.data.files import not_regular
 from nnrun.errors import UserError
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -16,6 +17,9 @@ def read_config_file(path):
     path = Path(path)
     if path.suffix.lower() not in YAML_SUFFIXES + EDN_SUFFIXES:
         raise UserError(f"{path}: unknown config type '{path.suffix}' (use .yaml, .yml or .edn)")
+    kind = not_regular(path) if path.exists() else None
+    if kind and kind != "a folder":  # a named pipe would block the read for ever
+        raise UserError(f"{path}: is {kind}, not a config file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
