@@ -72,6 +72,9 @@ def check_preprocessing(value, plan, fail):
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
         fail("preprocessing.features", f"must be a list of column names, got {_shown(features)}")
     size, channels = value.get("image-size") or 0, value.get("channels") or 0
+    for key, number in (("image-size", size), ("channels", channels)):
+        if not (_is_integer(number) and number >= 0):  # read as whole numbers whatever the kind
+            fail(f"preprocessing.{key}", f"must be a whole number, got {_shown(number)}")
     if kind == "images":
         if not (_is_integer(size) and 1 <= size <= LARGEST_IMAGE):
             fail("preprocessing.image-size", f"must be a whole number from 1 to {LARGEST_IMAGE}, got {_shown(size)}")

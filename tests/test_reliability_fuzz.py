@@ -22,7 +22,7 @@ from nnrun.errors import UserError  # noqa: E402
 from train_fixtures import write_dataset  # noqa: E402
 
 EXAMPLES = int(os.environ.get("NNRUN_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 40,
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 40, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 # plain data as configs, manifests and payloads hold it, numbers at their extremes included

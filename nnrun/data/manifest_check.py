@@ -26,8 +26,10 @@ def check_manifest_fields(manifest, path, split_names):
     if not isinstance(manifest.get("labelled", True), bool):
         fail("labelled", "must be true or false")
     features = manifest.get("features")
-    if features is not None and not all(isinstance(f, str) for f in features):
+    if features is not None and not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
         fail("features", "must be a list of column names")
+    if manifest.get("image") is not None and not isinstance(manifest["image"], dict):
+        fail("image", "must be a map with size and channels")
     if manifest["kind"] == "images":
         image = manifest["image"]
         if not (1 <= image["size"] <= LARGEST_IMAGE) or isinstance(image["size"], bool):
