@@ -173,7 +173,10 @@ def test_fuzz_model_file_contents(scratch, model_payload, field, value):
         node = node[key]
     node[field[-1]] = value
     path = scratch / "fuzzed.nnrun"
-    write_checkpoint(path, payload)
+    try:
+        write_checkpoint(path, payload)
+    except ValueError:  # the writer refuses integers beyond 64 bits: no file of that kind exists
+        hypothesis.assume(False)
 
     def read_and_use():
         model = read_model(path)
