@@ -25,7 +25,13 @@ def to_plain(value):
     if isinstance(value, (Keyword, Symbol)):
         return _name(value)
     if isinstance(value, Mapping):
-        return {to_plain(k): to_plain(v) for k, v in value.items()}
+        plain = {}
+        for key, item in value.items():
+            key = to_plain(key)
+            if isinstance(key, (list, dict)):  # EDN allows any key; a config's keys are names
+                raise UserError(f"a map key must be a name or a number, got {key!r}")
+            plain[key] = to_plain(item)
+        return plain
     if isinstance(value, tuple):  # a (call ...) form
         return _call_to_plain(value)
     if isinstance(value, (str, bytes)):
