@@ -4,14 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 import yaml
 
 from nnrun.checkpoint import read_checkpoint
-from train_fixtures import IMAGE_NETWORK, bars, blobs, interrupt_at_step, write_config
+from train_fixtures import IMAGE_NETWORK, bars, blobs, interrupt_at_step, wait_for_first_epoch, write_config
 
 DROPOUT_NETWORK = [{"input": {"width": 6, "id": "data"}}, {"linear->relu": 16}, {"dropout": 0.8},
                    {"linear": 2}, {"softmax": {"id": "label"}}]
@@ -116,10 +115,7 @@ def test_sigterm_in_a_real_process(tmp_path, table):
     process = subprocess.Popen([sys.executable, "-m", "nnrun", "train", str(config), "--run-dir", str(run)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 60
-        while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text().strip():
-            assert time.time() < deadline and process.poll() is None, process.communicate()
-            time.sleep(0.05)
+        wait_for_first_epoch(process, run)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
     finally:

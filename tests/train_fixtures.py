@@ -107,3 +107,12 @@ def interrupt_at_step(monkeypatch, step):
             update(loss)
         return counting
     monkeypatch.setattr(step_module, "_updater", wrapped)
+
+
+def wait_for_first_epoch(process, run, seconds=60):
+    """Wait until the `nnrun train` subprocess `process` has written its first metrics line to `run`."""
+    import time
+    deadline = time.time() + seconds
+    while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text().strip():
+        assert time.time() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)

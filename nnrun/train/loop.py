@@ -49,7 +49,11 @@ class Trainer:
         self.since_best = 0
         self._graph = None            # the ONNX graph record, made at the first save (False: none)
         if resume is not None:
-            self._restore(resume)
+            try:  # a checkpoint whose resume state fits another network or optimizer: a message
+                self._restore(resume)
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as bad:
+                raise UserError(f"{folder.file(LAST) if folder else LAST}: its resume state does not "
+                                f"fit this run ({type(bad).__name__}: {(str(bad).splitlines() or [''])[0][:200]})") from None
 
     # ---- resume state
     def resume_state(self):
@@ -194,13 +198,15 @@ class Trainer:
             self.since_best += 1
         if s.schedule is not None and score is not None:
             s.schedule.step(score)
-        if better:
-            self._save(BEST, metrics, threshold)
-        self._save(LAST, metrics, threshold, resume=self.resume_state())
         record = {"epoch": epoch, "train-loss": result.loss, "train-seconds": result.seconds,
                   "samples": result.samples, "samples-per-second": result.samples_per_second,
                   "eval-seconds": eval_seconds, "split": task.selection_split, **metrics,
                   "threshold": threshold, "best": better, "learning-rate": learning_rates(s.optimizer)[0]}
+        if better:
+            self._save(BEST, metrics, threshold)
+        # last.nnrun keeps the epoch's metrics line: a kill after its rename and before the append
+        # below loses the line, and the resume writes it back (RunFolder.keep_metrics_through)
+        self._save(LAST, metrics, threshold, resume=self.resume_state() | {"record": record})
         if self.main:
             self.folder.committed = True
             self.folder.append_metrics(record)

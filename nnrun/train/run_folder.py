@@ -43,7 +43,7 @@ import torch
 import yaml
 
 from nnrun import __version__
-from nnrun.errors import UserError
+from nnrun.errors import UserError, os_problem
 
 BEST, LAST, CONFIG, RUN, METRICS, LOG, TEST = ("best.nnrun", "last.nnrun", "config.yaml", "run.json",
                                                "metrics.jsonl", "train.log", "test.json")
@@ -79,10 +79,32 @@ def _dump_yaml(value):
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 
-def write_json_atomic(path, value):
+def replace_text(path, text):
+    """Write `text` to `path` whole or not at all: a failed write (a full disk) leaves the old file
+    and no temporary behind, and is a UserError naming `path`."""
     tmp = Path(f"{path}.tmp")
-    tmp.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as problem:
+        tmp.unlink(missing_ok=True)
+        raise os_problem(problem, path) from None
+
+
+def write_json_atomic(path, value):
+    replace_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def remove_stale_temporaries(path):
+    """Temporary files of writes killed half-way (kill -9, a power cut) in the run folder `path`:
+    checkpoints' `.NAME.XXXX.tmp`, and `NAME.tmp` of the atomically replaced files. Called with the
+    run's lock held, so no live writer owns them."""
+    for folder in (path, path / "predictions"):
+        if not folder.is_dir():
+            continue
+        for item in folder.iterdir():
+            if item.name.endswith(".tmp") and item.is_file():
+                item.unlink(missing_ok=True)
 
 
 class RunFolder:
@@ -93,6 +115,7 @@ class RunFolder:
         self.created = created        # we made it (so we may remove it on a failed start)
         self.committed = (self.path / LAST).exists()
         self._log = None
+        self._lock = None
 
     @classmethod
     def create(cls, path):
@@ -110,11 +133,17 @@ class RunFolder:
         folder.committed = True
         return folder
 
+    def lock(self):
+        """Become the folder's one writer (nnrun.train.run_lock), then clear what killed writes left."""
+        from nnrun.train.run_lock import RunLock
+        self._lock = RunLock.take(self.path)
+        remove_stale_temporaries(self.path)
+
     def file(self, name):
         return self.path / name
 
     def write_config(self, resolved):
-        (self.path / CONFIG).write_text(_dump_yaml(resolved))
+        replace_text(self.path / CONFIG, _dump_yaml(resolved))
 
     def write_run_info(self, info):
         write_json_atomic(self.path / RUN, info)
@@ -130,21 +159,26 @@ class RunFolder:
             f.write(json.dumps(record, allow_nan=True) + "\n")
             f.flush()
 
-    def keep_metrics_through(self, epoch):
-        """Drop metrics lines after `epoch` (an interrupted epoch's line, before a resume)."""
+    def keep_metrics_through(self, epoch, record=None):
+        """Make metrics.jsonl hold epochs 1..`epoch`, once each, in order, as last.nnrun does after a
+        kill: drop the lines of an interrupted epoch (and a torn last line), and append `record`,
+        epoch `epoch`'s line as last.nnrun stored it, when the process died between writing the
+        checkpoint and the line."""
         path = self.path / METRICS
-        if not path.exists():
-            return
-        kept = []
-        for line in path.read_text().splitlines():
+        lines = path.read_text().splitlines() if path.exists() else []
+        kept, seen = [], 0
+        for line in lines:
             try:
-                if json.loads(line).get("epoch", 0) <= epoch:
-                    kept.append(line)
-            except ValueError:
+                number = json.loads(line).get("epoch", 0)
+            except (ValueError, AttributeError):
                 continue
-        tmp = Path(f"{path}.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, path)
+            if isinstance(number, int) and seen < number <= epoch:
+                kept.append(line)
+                seen = number
+        if record is not None and seen < record.get("epoch", 0) == epoch:
+            kept.append(json.dumps(record, allow_nan=True))
+        if kept != lines:
+            replace_text(path, "".join(line + "\n" for line in kept))
 
     def log(self, text):
         if self._log is None:
@@ -157,6 +191,9 @@ class RunFolder:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def discard_if_uncommitted(self):
         """Remove a folder this run made and never wrote a checkpoint into."""

@@ -147,19 +147,24 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
             try:
                 if payload is not None:
                     folder = RunFolder.existing(resume_run)
-                    folder.keep_metrics_through(int(payload["resume"]["epoch"]))
                 else:
                     folder = RunFolder.create(new_run_path(spec.name, run_dir))
+                folder.lock()  # one writer: a second process training this folder is refused here
             except UserError as mistake:
                 problem = mistake
+                if folder is not None:
+                    folder.discard_if_uncommitted()
         world.agree(problem)
         session.parallel = wrap_for_training(session.network, world)
         try:
+            # restore the checkpoint before writing anything: a resume that fails changes nothing
+            trainer = Trainer(session, folder, quiet=quiet, resume=payload, hooks=hooks, observers=observers)
             if world.main:
+                if payload is not None:  # metrics.jsonl to agree with last.nnrun (a kill can split them)
+                    folder.keep_metrics_through(int(payload["resume"]["epoch"]), payload["resume"].get("record"))
                 _write_run_facts(folder, spec, session, payload)
                 if hooks and "run-folder" in hooks:  # the live page learns where the run is
                     hooks["run-folder"](folder.path)
-            trainer = Trainer(session, folder, quiet=quiet, resume=payload, hooks=hooks, observers=observers)
             outcome = trainer.run()
             if folder is not None:
                 folder.discard_if_uncommitted()  # stopped before the first checkpoint: nothing to keep

@@ -1,0 +1,136 @@
+"""A run folder stays consistent: a refused resume changes nothing, one writer at a time, and
+metrics.jsonl agrees with last.nnrun whatever moment a kill came at."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nnrun.checkpoint import read_checkpoint, write_checkpoint
+from nnrun.train.run_lock import RunLock
+from train_fixtures import TABLE_NETWORK, blobs, wait_for_first_epoch, write_config
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    return blobs(tmp_path_factory.mktemp("data") / "blobs")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, table):
+    """A finished 2-epoch run, copied fresh by `run`."""
+    from conftest import run_cli
+    folder = tmp_path_factory.mktemp("trained")
+    config = write_config(folder / "c.yaml", TABLE_NETWORK, table, epoch_count=2, epoch_size=400, batch_size=40)
+    result = run_cli("train", config, "--run-dir", folder / "run", "-q")
+    assert result.code == 0, result
+    return folder / "run"
+
+
+@pytest.fixture
+def run(trained, tmp_path):
+    import shutil
+    shutil.copytree(trained, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def snapshot(folder):
+    """Every file's bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def epochs(run):
+    return [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_refused_resume_changes_nothing(cli, run):
+    payload = read_checkpoint(run / "last.nnrun")
+    payload["resume"]["optimizer"]["param_groups"][0]["params"] = [0]  # another network's optimizer
+    write_checkpoint(run / "last.nnrun", payload)
+    before = snapshot(run)
+    result = cli("train", "--resume", run, "--set", "train.epoch-count=3")
+    assert result.code == 2 and "Traceback" not in result.output, result
+    assert result.stderr.count("\n") == 1 and "last.nnrun: its resume state does not fit" in result.stderr
+    assert snapshot(run) == before  # config.yaml, metrics.jsonl, train.log, run.json untouched, no .tmp
+
+
+def test_a_second_writer_is_refused_and_a_released_lock_does_not_block(cli, run):
+    before = snapshot(run)
+    holder = RunLock.take(run)  # another process training it (flock: per open file, even in one process)
+    try:
+        refused = cli("train", "--resume", run, "--set", "train.epoch-count=3")
+    finally:
+        holder.release()
+    assert refused.code == 2 and refused.stderr.count("\n") == 1, refused
+    assert str(run) in refused.stderr and f"pid {os.getpid()}" in refused.stderr
+    assert snapshot(run) == before
+    resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert resumed.code == 0, resumed
+    assert epochs(run) == [1, 2, 3]
+
+
+def test_a_live_trainer_holds_the_lock_and_a_killed_one_does_not(cli, tmp_path, table):
+    config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, table, epoch_count=None, epoch_size=400,
+                          batch_size=40)
+    run = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "nnrun", "train", str(config), "--run-dir", str(run), "-q"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_first_epoch(process, run)
+        refused = cli("train", "--resume", run)
+        assert refused.code == 2 and f"pid {process.pid}" in refused.stderr, refused
+    finally:
+        process.kill()
+        process.wait()
+    assert (run / ".lock").exists()  # the killed holder's, held by nobody
+    epoch = read_checkpoint(run / "last.nnrun")["epoch"]
+    resumed = cli("train", "--resume", run, "--set", f"train.epoch-count={epoch + 1}", "-q")
+    assert resumed.code == 0, resumed
+    assert epochs(run) == list(range(1, epoch + 2))
+    assert not (run / ".lock").exists()  # a run that ends removes its lock
+
+
+def test_metrics_agree_with_last_nnrun_after_a_kill(cli, run):
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    # killed after last.nnrun (epoch 2) was renamed and before its line was appended, with the
+    # temporaries of writes killed half-way lying about
+    (run / "metrics.jsonl").write_text(lines[0] + "\n")
+    for name in (".last.nnrun.0123456789ab.tmp", ".best.nnrun.ba9876543210.tmp", "metrics.jsonl.tmp",
+                 "status.json.tmp", "predictions/last.npz.tmp"):
+        (run / name).write_bytes(b"half")
+    resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert resumed.code == 0, resumed
+    after = (run / "metrics.jsonl").read_text().splitlines()
+    assert epochs(run) == [1, 2, 3] and after[1] == lines[1]  # the lost line, as it was written
+    assert not [p for p in run.rglob("*.tmp")]
+
+
+def test_lines_past_the_checkpoint_and_a_torn_line_are_dropped(cli, run):
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    # killed during epoch 3's append (a torn line), after a line of an epoch last.nnrun lacks
+    extra = json.dumps({**json.loads(lines[1]), "epoch": 3})
+    (run / "metrics.jsonl").write_text("\n".join(lines + [extra, extra[:20]]) + "\n")
+    resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert resumed.code == 0, resumed
+    assert epochs(run) == [1, 2, 3]
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[2]) != json.loads(extra)
+
+
+def test_the_first_checkpoint_write_failing_leaves_no_folder(cli, tmp_path, table, monkeypatch):
+    """A full disk at the first checkpoint: one line naming the file, no run folder left."""
+    import errno
+
+    import nnrun.checkpoint as checkpoint
+    config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, table, epoch_count=2, epoch_size=400, batch_size=40)
+
+    def full(directory, name):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(checkpoint, "_create_temp", full)
+    result = cli("train", config, "--run-dir", tmp_path / "run")
+    assert result.code == 2 and "Traceback" not in result.output, result
+    line = result.stderr.strip().splitlines()[-1]
+    assert "best.nnrun" in line and "No space left on device" in line
+    assert not (tmp_path / "run").exists()
+
