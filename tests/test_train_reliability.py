@@ -2,6 +2,7 @@
 metrics.jsonl agrees with last.nnrun whatever moment a kill came at."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -134,3 +135,23 @@ def test_the_first_checkpoint_write_failing_leaves_no_folder(cli, tmp_path, tabl
     assert "best.nnrun" in line and "No space left on device" in line
     assert not (tmp_path / "run").exists()
 
+
+
+def test_stopped_runs_exit_130_for_sigint_and_sigterm_alike(tmp_path, table):
+    """A signal during the imports and the data loading (before the loop's handler) or during an
+    epoch: exit 130, the one line, and no folder when no epoch finished."""
+    config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, table, epoch_count=None, epoch_size=400,
+                          batch_size=40)
+    for sig, delay in ((signal.SIGTERM, 0.3), (signal.SIGINT, 0.6), (signal.SIGTERM, 1.0), (signal.SIGTERM, None)):
+        run = tmp_path / f"run-{sig.name}-{delay}"
+        process = subprocess.Popen([sys.executable, "-m", "nnrun", "train", str(config), "--run-dir", str(run), "-q"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if delay is None:
+            wait_for_first_epoch(process, run)
+        else:
+            time.sleep(delay)
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130 and "Traceback" not in err, (sig, delay, err)
+        assert f"stopped ({sig.name})" in err
+        assert run.exists() == (delay is None)

@@ -39,6 +39,14 @@ def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, pr
     latest (with optimizer, sampler and random state) in last.nnrun. Ctrl-C stops cleanly;
     `nnrun train --resume RUN` goes on from there.
     """
+    from nnrun.train.console import remembering_stops
+    with remembering_stops():  # before the imports below, which take seconds
+        return _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live, nproc,
+               max_restarts)
+
+
+def _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live, nproc,
+           max_restarts):
     from nnrun.train.distributed import RankError, launched
     from nnrun.train.start import train_command
     if max_restarts and nproc is None:

@@ -2,8 +2,36 @@
 it speaks through (the terminal unless quiet, and always the run's log)."""
 import signal
 import threading
+from contextlib import contextmanager
 
 import click
+
+# A stop asked for before `nnrun train`'s loop started (see `remembering_stops`).
+_EARLY = {"signal": None}
+
+
+@contextmanager
+def remembering_stops():
+    """Around `nnrun train`: a Ctrl-C or SIGTERM that comes before the loop's StopSignal takes over
+    (during the imports, which take seconds, or while the data loads) is remembered, and the loop
+    stops before its first epoch (exit 130, the new folder removed). Without this a SIGTERM then
+    killed the process (exit 143), and a KeyboardInterrupt raised inside an import could be
+    swallowed or leave a module half made. A second Ctrl-C stops at once, as in the loop."""
+    def handle(signum, frame):
+        if _EARLY["signal"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        _EARLY["signal"] = signal.Signals(signum).name
+    _EARLY["signal"] = None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _EARLY["signal"] = None
 
 
 class StopSignal:
@@ -22,6 +50,7 @@ class StopSignal:
         self.requested = signal.Signals(signum).name
 
     def __enter__(self):
+        self.requested = self.requested or _EARLY["signal"]
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
