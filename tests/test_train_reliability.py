@@ -2,6 +2,7 @@
 metrics.jsonl agrees with last.nnrun whatever moment a kill came at."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -155,3 +156,54 @@ def test_stopped_runs_exit_130_for_sigint_and_sigterm_alike(tmp_path, table):
         assert process.returncode == 130 and "Traceback" not in err, (sig, delay, err)
         assert f"stopped ({sig.name})" in err
         assert run.exists() == (delay is None)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs of 64 KiB (root only: mount), grown by calling the returned function."""
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("a small file system needs root (mount -t tmpfs)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+
+    def grow(size):
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(disk)], check=True)
+    yield disk, grow
+    subprocess.run(["umount", str(disk)])
+
+
+def test_a_full_disk_names_the_file_and_a_resume_after_it_is_consistent(cli, tmp_path, table, small_disk):
+    disk, grow = small_disk
+    grow("160k")  # room for the first epoch's files (last.nnrun is ~34 KB) and not for many more
+    config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, table, epoch_count=None, epoch_size=200,
+                          batch_size=40)
+    run = disk / "run"
+    full = cli("train", config, "--run-dir", run, "-q")
+    assert full.code == 2 and "Traceback" not in full.output, full
+    assert full.stderr.count("\n") == 1 and "No space left on device" in full.stderr
+    assert re.search(f"cannot write (checkpoint )?{re.escape(str(run))}/[^ ]+: No space", full.stderr)  # the file
+    assert (run / "last.nnrun").exists()
+    assert not [p for p in run.rglob("*") if p.name.endswith((".tmp", ".partial"))]
+    epoch = read_checkpoint(run / "last.nnrun")["epoch"]
+    read_checkpoint(run / "best.nnrun")
+    grow("16m")
+    resumed = cli("train", "--resume", run, "--set", f"train.epoch-count={epoch + 1}", "-q")
+    assert resumed.code == 0, resumed
+    assert epochs(run) == list(range(1, epoch + 2))
+
+
+def test_a_disk_too_small_for_the_first_checkpoint_leaves_no_folder(cli, tmp_path, table, small_disk):
+    disk, _ = small_disk
+    config = write_config(tmp_path / "c.yaml", IMAGE_LIKE_WIDE, table, epoch_count=2, epoch_size=200, batch_size=40)
+    result = cli("train", config, "--run-dir", disk / "run", "-q")
+    assert result.code == 2 and "No space left on device" in result.stderr and "Traceback" not in result.output
+    assert re.search(f"cannot write (checkpoint )?{re.escape(str(disk / 'run'))}/[^ ]+: No space", result.stderr)
+    assert not (disk / "run").exists()
+
+
+# a network whose checkpoint (~200 KB of weights) cannot fit in 64 KiB
+IMAGE_LIKE_WIDE = [{"input": {"width": 6, "id": "data"}}, {"linear->relu": 8000}, {"linear": 2},
+                   {"softmax": {"id": "label"}}]

@@ -155,9 +155,12 @@ class RunFolder:
             return {}
 
     def append_metrics(self, record):
-        with open(self.path / METRICS, "a") as f:
-            f.write(json.dumps(record, allow_nan=True) + "\n")
-            f.flush()
+        try:
+            with open(self.path / METRICS, "a") as f:
+                f.write(json.dumps(record, allow_nan=True) + "\n")
+                f.flush()
+        except OSError as problem:  # a full disk: the error names the file (a torn line is dropped on resume)
+            raise os_problem(problem, self.path / METRICS) from None
 
     def keep_metrics_through(self, epoch, record=None):
         """Make metrics.jsonl hold epochs 1..`epoch`, once each, in order, as last.nnrun does after a
@@ -181,11 +184,14 @@ class RunFolder:
             replace_text(path, "".join(line + "\n" for line in kept))
 
     def log(self, text):
-        if self._log is None:
-            self._log = open(self.path / LOG, "a", buffering=1)
         stamp = datetime.datetime.now().strftime("%H:%M:%S")
-        for line in str(text).splitlines() or [""]:
-            self._log.write(f"{stamp} {line}\n")
+        try:
+            if self._log is None:
+                self._log = open(self.path / LOG, "a", buffering=1)
+            for line in str(text).splitlines() or [""]:
+                self._log.write(f"{stamp} {line}\n")
+        except OSError as problem:
+            raise os_problem(problem, self.path / LOG) from None
 
     def close(self):
         if self._log is not None:

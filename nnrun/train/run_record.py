@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnrun.errors import os_problem
 from nnrun.train.metrics import predict
 from nnrun.train.run_folder import write_json_atomic
 
@@ -95,9 +96,13 @@ def first_trainable_weight(network):
 
 def save_npz_atomic(path, **arrays):
     tmp = Path(f"{path}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as problem:  # a full disk: no temporary left, the error names the file
+        tmp.unlink(missing_ok=True)
+        raise os_problem(problem, path) from None
 
 
 class RunRecord:
@@ -138,7 +143,12 @@ class RunRecord:
             self._predictions(record, outputs)
         if self.weight is not None:
             weight = self.weight[2].detach().to("cpu").float().numpy()
-            np.save(self.path / FIRST_LAYER / f"epoch-{epoch:04d}.npy", weight)
+            path = self.path / FIRST_LAYER / f"epoch-{epoch:04d}.npy"
+            try:
+                np.save(path, weight)
+            except OSError as problem:
+                path.unlink(missing_ok=True)
+                raise os_problem(problem, path) from None
         self._status(trainer, "running")
 
     def _predictions(self, record, outputs):
