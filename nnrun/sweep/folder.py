@@ -15,12 +15,12 @@ jobs (or two machines) never write the same folder.
 import datetime
 import fcntl
 import json
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
+from nnrun.atomic import atomic_file
 from nnrun.errors import UserError
 
 SWEEP, STUDY, BEST_CONFIG, LOCK, TRIAL_INFO = "sweep.json", "study.db", "best.yaml", ".ask.lock", "trial.json"
@@ -29,9 +29,8 @@ FORMAT = "nnrun-sweep"
 
 def write_atomic(path, text):
     """Write `text` to `path` through a temporary file, so readers never see half of it."""
-    tmp = Path(f"{path}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        f.write(text)
 
 
 def new_sweep_path(name, sweep_dir=None, root="runs"):

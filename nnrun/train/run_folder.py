@@ -32,7 +32,6 @@ its first epoch's checkpoints are written: a failed start leaves nothing behind.
 import datetime
 import hashlib
 import json
-import os
 import platform
 import shutil
 import sys
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 import yaml
 
+from nnrun.atomic import atomic_file
 from nnrun import __version__
 from nnrun.errors import UserError, os_problem
 
@@ -82,12 +82,10 @@ def _dump_yaml(value):
 def replace_text(path, text):
     """Write `text` to `path` whole or not at all: a failed write (a full disk) leaves the old file
     and no temporary behind, and is a UserError naming `path`."""
-    tmp = Path(f"{path}.tmp")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        with atomic_file(path) as f:
+            f.write(text)
     except OSError as problem:
-        tmp.unlink(missing_ok=True)
         raise os_problem(problem, path) from None
 
 
@@ -97,13 +95,13 @@ def write_json_atomic(path, value):
 
 def remove_stale_temporaries(path):
     """Temporary files of writes killed half-way (kill -9, a power cut) in the run folder `path`:
-    checkpoints' `.NAME.XXXX.tmp`, and `NAME.tmp` of the atomically replaced files. Called with the
-    run's lock held, so no live writer owns them."""
+    checkpoints' `.NAME.XXXX.tmp`, the other files' `.NAME.XXXX.partial` (nnrun.atomic) and the
+    `NAME.tmp` of older versions. Called with the run's lock held, so no live writer owns them."""
     for folder in (path, path / "predictions"):
         if not folder.is_dir():
             continue
         for item in folder.iterdir():
-            if item.name.endswith(".tmp") and item.is_file():
+            if item.name.endswith((".tmp", ".partial")) and item.is_file():
                 item.unlink(missing_ok=True)
 
 

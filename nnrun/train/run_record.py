@@ -16,11 +16,11 @@ sync), and the per-epoch files are small (the predictions come from the evaluati
 import datetime
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
+from nnrun.atomic import atomic_file
 from nnrun.errors import os_problem
 from nnrun.train.metrics import predict
 from nnrun.train.run_folder import write_json_atomic
@@ -95,13 +95,10 @@ def first_trainable_weight(network):
 
 
 def save_npz_atomic(path, **arrays):
-    tmp = Path(f"{path}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with atomic_file(path, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(tmp, path)
     except OSError as problem:  # a full disk: no temporary left, the error names the file
-        tmp.unlink(missing_ok=True)
         raise os_problem(problem, path) from None
 
 
@@ -156,15 +153,12 @@ class RunRecord:
         folder = self.path / PREDICTIONS
         folder.mkdir(exist_ok=True)
         threshold = record.get("threshold") if task.positive is not None else None
-        save_npz_atomic(folder / "last.npz", epoch=np.int64(record["epoch"]), split=np.str_(record["split"]),
-                        probabilities=outputs.astype(np.float32),
-                        labels=np.asarray(data.labels_np, dtype=np.int64),
-                        predicted=predict(outputs, task.positive, threshold).astype(np.int64),
-                        index=np.arange(len(outputs), dtype=np.int64))
-        if record.get("best"):
-            tmp = folder / "best.npz.tmp"
-            shutil.copyfile(folder / "last.npz", tmp)
-            os.replace(tmp, folder / "best.npz")
+        arrays = dict(epoch=np.int64(record["epoch"]), split=np.str_(record["split"]),
+                      probabilities=outputs.astype(np.float32), labels=np.asarray(data.labels_np, dtype=np.int64),
+                      predicted=predict(outputs, task.positive, threshold).astype(np.int64),
+                      index=np.arange(len(outputs), dtype=np.int64))
+        for name in ("last", "best") if record.get("best") else ("last",):
+            save_npz_atomic(folder / f"{name}.npz", **arrays)
 
     def ended(self, trainer, state):
         if self.path.exists():  # a run stopped before its first epoch is removed
