@@ -5,7 +5,7 @@ import numpy as np
 
 from conftest import run_cli
 from nnrun.data.dataset import open_dataset
-from nnrun.data.prepare_demo import FRAUD_SHIFTS, fraud_table, shape_images
+from nnrun.data.prepare.demo import FRAUD_SHIFTS, fraud_table, shape_images
 
 
 def same_content(a, b):

@@ -8,9 +8,9 @@ from PIL import Image
 
 from conftest import run_cli, shared_path
 from nnrun.data.dataset import open_dataset
-from nnrun.data.prepare_decode import load_image
-from nnrun.data.prepare_image_cache import decode_all
-from nnrun.data.prepare_images import ImageOptions, scan
+from nnrun.data.decode import load_image
+from nnrun.data.prepare.image_cache import decode_all
+from nnrun.data.prepare.images import ImageOptions, scan
 
 
 def picture(path, size=(40, 30), colour=(200, 30, 30), seed=0):

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from nnrun.data.prepare_output import building, existing_manifest, finish, prepare_into
+from nnrun.data.prepare.output import building, existing_manifest, finish, prepare_into
 from nnrun.errors import UserError
 
 MANIFEST = {"format": "nnrun-dataset", "version": 1, "options": {"a": 1}, "sources": []}

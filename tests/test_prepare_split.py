@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nnrun.data.prepare_split import class_names, parse_size, stratified_split
+from nnrun.data.prepare.split import class_names, parse_size, stratified_split
 from nnrun.errors import UserError
 
 

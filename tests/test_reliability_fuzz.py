@@ -115,7 +115,7 @@ def test_fuzz_csv_tables(scratch, header, rows, compression):
     import gzip
     import zipfile
 
-    from nnrun.data.prepare_csv import CsvOptions, prepare_csv
+    from nnrun.data.prepare.csv import CsvOptions, prepare_csv
 
     text = "\n".join(",".join(row) for row in [header] + rows)
     path = scratch / f"t.csv{compression}"

@@ -175,7 +175,7 @@ def test_parent_folders_a_failed_prepare_made_are_taken_away(tmp_path):
 @pytest.mark.parametrize("where", ["finish", "arrays"])
 def test_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(where, tmp_path, monkeypatch):
     """ENOSPC injected at the write seam (the tmpfs test below sees a real one when it can)."""
-    from nnrun.data import prepare_arrays, prepare_output
+    from nnrun.data.prepare import arrays as prepare_arrays, output as prepare_output
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

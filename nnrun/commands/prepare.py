@@ -17,12 +17,12 @@ OUT = click.argument("out", type=click.Path(file_okay=False, path_type=str))
 
 
 class SplitSize(click.ParamType):
-    """A split size: a count (50000) or a fraction (0.2), parsed by prepare_split.parse_size."""
+    """A split size: a count (50000) or a fraction (0.2), parsed by nnrun.data.prepare.split.parse_size."""
 
     name = "COUNT|FRACTION"
 
     def convert(self, value, param, ctx):
-        from nnrun.data.prepare_split import parse_size
+        from nnrun.data.prepare.split import parse_size
 
         return parse_size(value, param.opts[0] if param else "size")
 
@@ -63,7 +63,7 @@ def csv_command(file, out, label, drop, id_column, unlabelled, test_size, valida
     Features are stored raw as float32; their mean and std on the training split go in the
     manifest. Example: nnrun prepare csv creditcard.csv.gz data/cc --label Class --drop Time
     """
-    from nnrun.data.prepare_csv import CsvOptions, prepare_csv
+    from nnrun.data.prepare.csv import CsvOptions, prepare_csv
 
     options = CsvOptions(
         label=label, drop=tuple(c.strip() for d in drop for c in d.split(",") if c.strip()),
@@ -100,7 +100,7 @@ def images_command(src, out, size, channels, label_pattern, unlabelled, test_siz
     SRC holds one folder per class (cat/, dog/), or the images themselves with the label in the
     file name (cat.1.jpg). Each image is decoded once, on all cores; an interrupted run resumes.
     """
-    from nnrun.data.prepare_images import ImageOptions, prepare_images
+    from nnrun.data.prepare.images import ImageOptions, prepare_images
 
     options = ImageOptions(
         size=size, channels=int(channels), label_pattern=label_pattern, unlabelled=unlabelled,
@@ -123,7 +123,7 @@ def images_command(src, out, size, channels, label_pattern, unlabelled, test_siz
 @QUIET
 def mnist_command(directory, out, validation_size, png, seed, force, quiet):
     """The four MNIST IDX files (gzipped or raw) in DIR -> train/test (and validation) splits."""
-    from nnrun.data.prepare_mnist import prepare_mnist
+    from nnrun.data.prepare.mnist import prepare_mnist
 
     result = prepare_mnist(directory, out, validation_size=validation_size,
                            png=png, seed=seed, command=command_line(), force=force, jobs=_cores(), quiet=quiet)
@@ -144,7 +144,7 @@ def demo():
 @QUIET
 def demo_fraud(out, rows, test_size, validation_size, seed, force, quiet):
     """A fraud-like table: 29 features (V1..V28, Amount), 0.25% positives that can be learnt."""
-    from nnrun.data.prepare_demo import prepare_demo_fraud
+    from nnrun.data.prepare.demo import prepare_demo_fraud
 
     result = prepare_demo_fraud(out, rows=rows, test_size=test_size, validation_size=validation_size, seed=seed,
                                 command=command_line(), force=force)
@@ -164,7 +164,7 @@ def demo_fraud(out, rows, test_size, validation_size, seed, force, quiet):
 @QUIET
 def demo_shapes(out, count, size, channels, test_size, validation_size, png, seed, force, quiet):
     """Drawn circles, squares and triangles at random places, sizes and angles, with noise."""
-    from nnrun.data.prepare_demo import prepare_demo_shapes
+    from nnrun.data.prepare.demo import prepare_demo_shapes
 
     result = prepare_demo_shapes(out, count=count, size=size, channels=int(channels), test_size=test_size,
                                  validation_size=validation_size, png=png, seed=seed, command=command_line(),

@@ -5,7 +5,7 @@ import os
 import re
 import stat
 
-from nnrun.data.prepare_decode import EXTENSIONS as IMAGE_EXTENSIONS
+from nnrun.data.decode import EXTENSIONS as IMAGE_EXTENSIONS
 from nnrun.errors import UserError
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}

@@ -67,11 +67,16 @@ class Preprocessing:
         return scale.astype(np.float32), shift.astype(np.float32)
 
     def apply(self, x):
-        """Stored values (numpy or torch, uint8 images or float tables) -> float32 inputs."""
+        """Stored values (uint8 images or float tables) -> float32 network inputs."""
         scale, shift = self.scale_and_shift()
-        if isinstance(x, np.ndarray):
-            return x.astype(np.float32) * scale + shift
-        import torch
-        s = torch.from_numpy(scale).to(x.device)
-        t = torch.from_numpy(shift).to(x.device)
-        return x.float() * s + t
+        return np.asarray(x).astype(np.float32) * scale + shift
+
+    def stored(self, values):
+        """The inverse of `apply`: network-space values [N, ...] -> the stored form (uint8 pixels
+        for images, float32 rows for tables), e.g. an autoencoder's reconstructions."""
+        scale, shift = self.scale_and_shift()
+        dims = (self.channels, self.image_size, self.image_size) if self.kind == "images" else (len(self.features),)
+        out = (np.asarray(values, dtype=np.float32).reshape(len(values), *dims) - shift) / scale
+        if self.kind == "images":
+            return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        return out

@@ -1,6 +1,6 @@
 """Decoding image files for inference in a pool of worker processes, in order.
 
-Every image goes through `nnrun.data.prepare_decode.decode_image`, the function `nnrun prepare
+Every image goes through `nnrun.data.decode.decode_image`, the function `nnrun prepare
 images` used on the training images (JPEG draft decoding at a reduced DCT scale, EXIF
 orientation, transparency on white, antialiased resize to SIZE × SIZE), so a photo straight
 from a camera reaches the network as its training images did.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnrun.data.files import read_regular
-from nnrun.data.prepare_decode import UnreadableImage, decode_image
+from nnrun.data.decode import UnreadableImage, decode_image
 
 CHUNK = 64       # the most files in a chunk
 SMALLEST = 8     # the least, at the very end
@@ -42,7 +42,7 @@ def chunk_bounds(count, workers, largest=CHUNK, smallest=SMALLEST):
     smaller, so the workers run out of work together rather than one finishing a big chunk alone."""
     bounds, start = [], 0
     while start < count:
-        size = max(smallest, min(largest, -(-(count - start) // (2 * workers))))
+        size = min(largest, max(smallest, -(-(count - start) // (2 * workers))))
         bounds.append((start, min(count, start + size)))
         start += size
     return bounds
@@ -98,14 +98,14 @@ class ImageReader:
     """Decodes `paths` to uint8 [C, size, size]; iterate for `DecodedChunk`s, in order.
 
     jobs: worker processes (default: the cores this process may use); with one job or a single
-    chunk everything happens here. work: see the module's docstring; it must have `for_worker()`
+    chunk everything happens here. largest: the most files in a chunk (default CHUNK). work: see the module's docstring; it must have `for_worker()`
     (called in each worker before its first chunk). Use as a context manager (or call close)."""
 
-    def __init__(self, paths, size, channels, jobs=None, work=None):
+    def __init__(self, paths, size, channels, jobs=None, work=None, largest=None):
         self.paths = [os.fspath(p) for p in paths]
         self.size, self.channels, self.work = size, channels, work
         self.jobs = available_cores() if jobs is None else max(1, int(jobs))
-        self._bounds = chunk_bounds(len(self.paths), self.jobs)
+        self._bounds = chunk_bounds(len(self.paths), self.jobs, largest or CHUNK)
         self._pool = None
         if self.jobs > 1 and len(self._bounds) > 1:
             import multiprocessing

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nnrun.data import csv_rows
 from nnrun.data.files import csv_separator, is_image_file, natural_key
 from nnrun.errors import UserError
-from nnrun.infer import tables
 from nnrun.infer.images import ImageReader
 
 
@@ -43,6 +43,13 @@ class BadItems:
         if not self.skip:
             raise UserError(f"{name}: {reason} (--skip-bad leaves unreadable images out)")
         self.skipped.append((name, reason))
+
+    def report(self, warn, what):
+        """Warn once, at the end, of the items skipped (the first ten named)."""
+        if self.skipped:
+            shown = "; ".join(f"{name} ({reason})" for name, reason in self.skipped[:10])
+            more = f"; and {len(self.skipped) - 10} more" if len(self.skipped) > 10 else ""
+            warn(f"skipped {len(self.skipped)} unreadable {what}: {shown}{more}")
 
 
 def mismatch(where, holds, model):
@@ -68,31 +75,18 @@ class ImageSource:
         self.image_spec = model.image_spec
 
     def batches(self, batch_size, on_bad, work):
-        """Batches of `work`'s outputs; image workers run `work` when it fits them (images.py),
-        else chunks of pixels are gathered here into batches of `batch_size`."""
+        """Batches of `work`'s outputs: image workers run `work` on the chunks they decode when
+        it fits them (images.py); else they decode chunks of up to `batch_size` files for it."""
         size, channels = self.image_spec
         in_workers = work.fits_workers
-        names, blocks, pending = [], [], 0
-        with ImageReader(self.files, size, channels, self.jobs, work if in_workers else None) as reader:
+        with ImageReader(self.files, size, channels, self.jobs, work if in_workers else None,
+                         largest=None if in_workers else batch_size) as reader:
             for chunk in reader:
                 for i, reason in chunk.problems.items():
                     on_bad(self.files[chunk.start + i], reason)
                 readable = [self.names[chunk.start + i] for i in chunk.readable]
-                if not readable:
-                    continue
-                if in_workers:
-                    yield Batch(readable, chunk.result)
-                    continue
-                names += readable
-                blocks.append(chunk.pixels)
-                pending += len(readable)
-                while pending >= batch_size:
-                    x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-                    yield Batch(names[:batch_size], work(x[:batch_size]))
-                    names, blocks = names[batch_size:], [x[batch_size:]]
-                    pending -= batch_size
-        if pending:
-            yield Batch(names, work(np.concatenate(blocks) if len(blocks) > 1 else blocks[0]))
+                if readable:
+                    yield Batch(readable, chunk.result if in_workers else work(chunk.pixels))
 
 
 class TableSource:
@@ -110,12 +104,12 @@ class TableSource:
     def check(self, model):
         if model.kind != "table":
             raise mismatch(self.where, "table rows", model)
-        columns = tables.read_columns(self.path)
-        tables.check_columns(self.where, columns, model.preprocessing.features, self.id_column, self.label_column)
+        columns = csv_rows.read_columns(self.path)
+        csv_rows.check_columns(self.where, columns, model.preprocessing.features, self.id_column, self.label_column)
         self.features = list(model.preprocessing.features)
 
     def batches(self, batch_size, on_bad, work):
-        for first, x, ids, labels in tables.read_rows(self.where, self.features, self.id_column,
+        for first, x, ids, labels in csv_rows.read_rows(self.where, self.features, self.id_column,
                                                        self.label_column):
             names = ids if ids is not None else [f"{self.where}:{first + i}" for i in range(len(x))]
             for start in range(0, len(x), batch_size):

@@ -1,5 +1,4 @@
-"""Writing predictions as they come (JSON lines, CSV or an aligned table), and output files
-that appear whole or not at all.
+"""Writing predictions as they come: JSON lines, CSV, or an aligned table for a terminal.
 
 A writer takes one batch at a time and writes it straight out, so a million rows never sit in
 memory. Every record carries the input's name; a classifier adds its probability map (every
@@ -8,9 +7,10 @@ autoencoder its reconstruction error, and a labelled input its true label.
 """
 import csv
 import json
-import sys
+from dataclasses import dataclass
 
 FORMATS = ("jsonl", "csv", "table")
+LONG = 1000  # items: fewer finish too soon for a progress bar to help
 
 
 def number(value):
@@ -18,15 +18,19 @@ def number(value):
     return float(f"{value:.6g}")
 
 
+@dataclass
 class Results:
     """One batch's results: names, and whichever of the rest apply."""
-
-    def __init__(self, names, p=None, chosen=None, top=None, labels=None, errors=None):
-        self.names, self.p, self.chosen, self.top, self.labels, self.errors = names, p, chosen, top, labels, errors
+    names: list
+    labels: list = None            # true class names
+    p: object = None               # probabilities [N, K]
+    chosen: object = None          # class indices [N]
+    top: object = None             # indices [N, k] of the most probable classes
+    errors: object = None          # reconstruction errors [N]
 
 
 class JsonLinesWriter:
-    def __init__(self, stream, classes):
+    def __init__(self, stream, classes, **_):
         self.stream, self.classes = stream, classes
 
     def write(self, r):
@@ -45,47 +49,58 @@ class JsonLinesWriter:
         self.stream.write("\n".join(lines) + "\n")
 
 
-class CsvWriter:
-    def __init__(self, stream, classes, top_k=None, labelled=False, classifier=True, autoencoder=False):
-        self.classes, self.top_k = classes, top_k
-        self.out = csv.writer(stream, lineterminator="\n")
-        header = ["input"] + (["label"] if labelled else [])
-        if classifier:
-            header.append("classification")
-            if top_k:
-                for k in range(1, top_k + 1):
-                    header += [f"top{k}", f"p{k}"]
-            else:
-                header += [f"p({c})" for c in classes]
-        if autoencoder:
-            header.append("reconstruction-error")
-        self.labelled = labelled
-        self.out.writerow(header)
-
-    def write(self, r):
-        rows = []
-        for i, name in enumerate(r.names):
-            row = [name] + ([r.labels[i] if r.labels is not None else ""] if self.labelled else [])
-            if r.p is not None:
-                row.append(self.classes[r.chosen[i]])
-                if r.top is not None:
-                    for j in r.top[i]:
-                        row += [self.classes[j], number(r.p[i, j])]
-                else:
-                    row += [number(v) for v in r.p[i]]
-            if r.errors is not None:
-                row.append(number(r.errors[i]))
-            rows.append(row)
-        self.out.writerows(rows)
-
-
-class TableWriter:
-    """Aligned columns for reading in a terminal; widths come from the first batch."""
+class _ColumnWriter:
+    """CSV and the aligned table share their columns: input, label, class, then each class's
+    probability (or the top k), then the reconstruction error."""
 
     def __init__(self, stream, classes, top_k=None, labelled=False, classifier=True, autoencoder=False):
         self.stream, self.classes, self.top_k = stream, classes, top_k
         self.labelled, self.classifier, self.autoencoder = labelled, classifier, autoencoder
-        self.widths = None
+
+    def cells(self, r, i, probability):
+        """Row i's cells; `probability(v)` formats one probability."""
+        cells = [r.names[i]] + ([r.labels[i] if r.labels is not None else ""] if self.labelled else [])
+        if r.p is not None:
+            cells.append(self.classes[r.chosen[i]])
+            if r.top is not None:
+                cells += self.top_cells([(self.classes[j], probability(r.p[i, j])) for j in r.top[i]])
+            else:
+                cells += [probability(v) for v in r.p[i]]
+        if r.errors is not None:
+            cells.append(number(r.errors[i]))
+        return cells
+
+
+class CsvWriter(_ColumnWriter):
+    def __init__(self, stream, classes, **options):
+        super().__init__(stream, classes, **options)
+        self.out = csv.writer(stream, lineterminator="\n")
+        header = ["input"] + (["label"] if self.labelled else [])
+        if self.classifier:
+            header.append("classification")
+            if self.top_k:
+                header += [name for k in range(1, self.top_k + 1) for name in (f"top{k}", f"p{k}")]
+            else:
+                header += [f"p({c})" for c in classes]
+        if self.autoencoder:
+            header.append("reconstruction-error")
+        self.out.writerow(header)
+
+    @staticmethod
+    def top_cells(pairs):
+        return [cell for pair in pairs for cell in pair]
+
+    def write(self, r):
+        self.out.writerows(self.cells(r, i, number) for i in range(len(r.names)))
+
+
+class TableWriter(_ColumnWriter):
+    """Aligned columns for reading in a terminal; widths come from the first batch."""
+    widths = None
+
+    @staticmethod
+    def top_cells(pairs):
+        return [", ".join(f"{name} {p}" for name, p in pairs)]
 
     def _header(self, r):
         names = [("input", max([5] + [len(n) for n in r.names]))]
@@ -93,10 +108,7 @@ class TableWriter:
             names.append(("label", max([5] + [len(c) for c in self.classes])))
         if self.classifier:
             names.append(("class", max([5] + [len(c) for c in self.classes])))
-            if self.top_k:
-                names.append(("most probable", 13))
-            else:
-                names += [(c, max(6, len(c))) for c in self.classes]
+            names += [("most probable", 13)] if self.top_k else [(c, max(6, len(c))) for c in self.classes]
         if self.autoencoder:
             names.append(("error", 10))
         self.widths = [w for _, w in names]
@@ -109,44 +121,13 @@ class TableWriter:
     def write(self, r):
         if self.widths is None:
             self._header(r)
-        lines = []
-        for i, name in enumerate(r.names):
-            cells = [name] + ([r.labels[i] if r.labels is not None else ""] if self.labelled else [])
-            if r.p is not None:
-                cells.append(self.classes[r.chosen[i]])
-                if r.top is not None:
-                    cells.append(", ".join(f"{self.classes[j]} {r.p[i, j]:.4f}" for j in r.top[i]))
-                else:
-                    cells += [f"{v:.4f}" for v in r.p[i]]
-            if r.errors is not None:
-                cells.append(f"{r.errors[i]:.6g}")
-            lines.append(self._line(cells))
-        self.stream.write("\n".join(lines) + "\n")
+        rows = (self._line(self.cells(r, i, lambda v: f"{v:.4f}")) for i in range(len(r.names)))
+        self.stream.write("\n".join(rows) + "\n")
 
 
-def make_writer(fmt, stream, classes, *, top_k=None, labelled=False, classifier=True, autoencoder=False):
-    if fmt in ("jsonl", "json"):
-        return JsonLinesWriter(stream, classes)
-    if fmt == "csv":
-        return CsvWriter(stream, classes, top_k, labelled, classifier, autoencoder)
-    return TableWriter(stream, classes, top_k, labelled, classifier, autoencoder)
+WRITERS = {"jsonl": JsonLinesWriter, "json": JsonLinesWriter, "csv": CsvWriter, "table": TableWriter}
 
 
-class Progress:
-    """A tqdm bar on stderr when it is a terminal and the work is long enough to watch."""
-
-    def __init__(self, total, description, unit, quiet=False):
-        self.bar = None
-        if not quiet and sys.stderr.isatty() and (total is None or total >= 1000):
-            from tqdm import tqdm
-
-            tqdm.monitor_interval = 0  # no monitor thread: it would be copied into forked workers
-            self.bar = tqdm(total=total, desc=description, unit=unit, leave=False, dynamic_ncols=True)
-
-    def update(self, n):
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
+def make_writer(fmt, stream, classes, **options):
+    """The writer of format `fmt` (FORMATS); options: top_k, labelled, classifier, autoencoder."""
+    return WRITERS[fmt](stream, classes, **options)

@@ -49,20 +49,6 @@ def top_k(p, k):
     return np.argsort(-p, axis=1, kind="stable")[:, :k]
 
 
-def stored_values(model, values):
-    """Undo the preprocessing: network-space values -> stored form (uint8 pixels for images)."""
-    scale, shift = model.preprocessing.scale_and_shift()
-    out = (np.asarray(values, dtype=np.float32).reshape(len(values), *_stored_dims(model)) - shift) / scale
-    if model.kind == "images":
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return out
-
-
-def _stored_dims(model):
-    p = model.preprocessing
-    return (p.channels, p.image_size, p.image_size) if p.kind == "images" else (len(p.features),)
-
-
 class Work:
     """What `infer` and `kaggle-submit` compute on a batch of stored values: one model's outputs
     ({name: array}, see nnrun.network.predictor), or, for several models (an ensemble) and/or

@@ -12,11 +12,12 @@ from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 
 from nnrun.errors import UserError
+from nnrun.progress import bar
 from nnrun.infer.inputs import BadItems, discover
 from nnrun.infer.model import PredictOptions, open_models
 from nnrun.atomic import atomic_file
-from nnrun.infer.output import Progress, Results, make_writer
-from nnrun.infer.predict import Decision, Work, stored_values, top_k
+from nnrun.infer.output import LONG, Results, make_writer
+from nnrun.infer.predict import Decision, Work, top_k
 
 
 @dataclass
@@ -47,7 +48,8 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
         writer = make_writer(options.fmt, target, model.classes, top_k=options.top_k, labelled=labelled,
                              classifier=not model.is_autoencoder, autoencoder=model.reconstructs)
         total = sum(len(s) for s in sources) or None
-        progress = Progress(total, "infer", "item", options.quiet or not options.out and stdout.isatty())
+        quiet = options.quiet or (not options.out and stdout.isatty()) or (total or 0) < LONG
+        progress = bar(total, "infer", quiet, unit="item")
         stack.callback(progress.close)
         written = 0
         for source in sources:
@@ -62,7 +64,7 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
                 if "reconstruction" in outputs:
                     result.errors = outputs["reconstruction_error"]
                     if saver:
-                        saver.save(batch, stored_values(model, outputs["reconstruction"]))
+                        saver.save(batch, model.preprocessing.stored(outputs["reconstruction"]))
                 writer.write(result)
                 written += len(batch.names)
                 progress.update(len(batch.names))
@@ -70,10 +72,7 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
             raise UserError("no input could be read" + (f" ({len(bad.skipped)} skipped)" if bad.skipped else ""))
         if hasattr(target, "flush"):
             target.flush()
-    if bad.skipped:
-        shown = "; ".join(f"{name} ({reason})" for name, reason in bad.skipped[:10])
-        more = f"; and {len(bad.skipped) - 10} more" if len(bad.skipped) > 10 else ""
-        warn(f"skipped {len(bad.skipped)} unreadable input(s): {shown}{more}")
+    bad.report(warn, "input(s)")
     return bad.skipped
 
 
@@ -109,11 +108,10 @@ class Reconstructions:
 
     def save(self, batch, values):
         if self.model.kind == "images":
-            from PIL import Image
+            from nnrun.data.decode import stored_image
 
             for name, pixels in zip(batch.names, values):
-                image = pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)
-                Image.fromarray(image).save(os.path.join(self.temporary, self._file_name(name)))
+                stored_image(pixels).save(os.path.join(self.temporary, self._file_name(name)))
             return
         import csv
 

@@ -14,21 +14,19 @@ Probabilities are clipped to [EPSILON, 1 − EPSILON] unless --clip says otherwi
 with six significant digits of their distance to the nearer of 0 and 1 (0.9999999871 stays
 that, not 1): one confident mistake written as exactly 0 or 1 makes a log-loss infinite.
 """
-import math
 import csv
-import io
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nnrun.errors import UserError
-from nnrun.data.files import check_unique, id_order, sort_ids
-from nnrun.data.files import csv_separator, is_image_file
-from nnrun.infer.inputs import DatasetSource, ImageSource, TableSource, is_dataset
 from nnrun.atomic import atomic_file
-from nnrun.infer import tables
+from nnrun.data import csv_rows
+from nnrun.data.files import check_unique, csv_separator, id_order, is_image_file, sort_ids
+from nnrun.errors import UserError
+from nnrun.infer.inputs import DatasetSource, ImageSource, TableSource, is_dataset
 
 SHOWN = 5
 EPSILON = 1e-15   # the default clip of probabilities: [EPSILON, 1 - EPSILON]
@@ -103,7 +101,7 @@ def _has_ids(source):
 
 
 def _csv_test_set(path, id_column):
-    columns = tables.read_columns(path)
+    columns = csv_rows.read_columns(path)
     if id_column is None:
         found = [c for c in columns if c.lower() == "id"]
         if not found:
@@ -124,35 +122,18 @@ class Sample:
 
 
 def read_sample(path):
-    """Kaggle's sample submission: its header and its ids (first column), in order."""
-    try:
-        with _open_text(path) as f:
-            rows = csv.reader(f)
-            header = next(rows, None)
-            if not header or len(header) < 2:
-                raise UserError(f"{path}: a sample submission has a header with an id column and a label column")
-            ids = [row[0].strip() for row in rows if row]
-    except (OSError, UnicodeDecodeError, csv.Error, EOFError) as problem:
-        raise UserError(f"{path}: not a readable CSV file ({problem})") from None
+    """Kaggle's sample submission (a CSV file, optionally compressed): its header and its ids
+    (first column), in order."""
+    header = csv_rows.read_columns(path)
+    if len(header) < 2:
+        raise UserError(f"{path}: a sample submission has a header with an id column and a label column")
+    ids = []
+    for before, chunk in csv_rows.chunks(path, header[:1]):
+        ids += csv_rows.text_cells(path, chunk[header[0]], header[0], before, "id")
     if not ids:
         raise UserError(f"{path}: the sample submission has no rows")
     check_unique(ids, path, name=lambda i: f"row {i + 1}")
-    return Sample(str(path), [h.strip() for h in header], ids)
-
-
-def _open_text(path):
-    name = str(path).lower()
-    if name.endswith(".gz"):
-        import gzip
-        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
-    if name.endswith(".zip"):
-        import zipfile
-        archive = zipfile.ZipFile(path)
-        members = [m for m in archive.namelist() if not m.endswith("/")]
-        if len(members) != 1:
-            raise UserError(f"{path}: a zipped sample submission should hold one file, not {len(members)}")
-        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8-sig", newline="")
-    return open(path, newline="", encoding="utf-8-sig")
+    return Sample(str(path), header, ids)
 
 
 def check_sample(sample, ids, where):

@@ -7,10 +7,11 @@ file appears only when every row is there.
 from dataclasses import dataclass, field
 
 from nnrun.errors import UserError
+from nnrun.progress import bar
 from nnrun.data.files import sort_ids
 from nnrun.infer.inputs import BadItems
 from nnrun.infer.model import PredictOptions, open_models
-from nnrun.infer.output import Progress
+from nnrun.infer.output import LONG
 from nnrun.infer.predict import Decision, Work
 from nnrun.infer.submission import Labeller, check_sample, open_test_set, read_sample, write_submission
 
@@ -44,7 +45,7 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
     labeller = Labeller.make(options.output, decision, options.clip)
     header = _header(testset, sample, labeller, options)  # a header that does not fit: say so now
     bad = BadItems(options.skip_bad)
-    progress = Progress(len(source) or None, "submission", "item", options.quiet)
+    progress = bar(len(source) or None, "submission", options.quiet or 0 < len(source) < LONG, unit="item")
     cells, counts = {}, {c: 0 for c in decision.classes}
     try:
         for batch in source.batches(options.batch_size, bad, work):
@@ -73,10 +74,7 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
     write_submission(options.out, header, ([i] + cells[i] for i in order))
     summary = ", ".join(f"{name} {n}" for name, n in counts.items())
     echo(f"wrote {len(order)} rows to {options.out} ({summary}); {labeller.describe()}")
-    if bad.skipped:
-        shown = "; ".join(f"{name} ({reason})" for name, reason in bad.skipped[:10])
-        more = f"; and {len(bad.skipped) - 10} more" if len(bad.skipped) > 10 else ""
-        warn(f"skipped {len(bad.skipped)} unreadable item(s), not in the submission: {shown}{more}")
+    bad.report(warn, "item(s), not in the submission")
     return len(order), counts, bad.skipped
 
 

@@ -112,6 +112,8 @@ def thumbnail_png(folder, split, index):
     """PNG bytes of image `index` of `split` of the run's prepared dataset, or None."""
     from PIL import Image
 
+    from nnrun.data.decode import stored_image
+
     path = dataset_path(folder)
     dataset = open_dataset_cached(path) if path else None
     if dataset is None or dataset.kind != "images" or not dataset.has_split(split):
@@ -119,11 +121,7 @@ def thumbnail_png(folder, split, index):
     x = dataset.x(split)
     if not (0 <= index < len(x)):
         return None
-    pixels = np.asarray(x[index])  # [C, S, S] uint8
-    if pixels.shape[0] == 1:
-        image = Image.fromarray(pixels[0], "L")
-    else:
-        image = Image.fromarray(np.ascontiguousarray(pixels[:3].transpose(1, 2, 0)), "RGB")
+    image = stored_image(x[index])
     if image.width < THUMB_MIN:
         scale = -(-THUMB_MIN // image.width)
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)

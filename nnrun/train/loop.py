@@ -13,12 +13,12 @@ Observers (nnrun.train.run_record: status.json, predictions, first-layer weights
 hear of the start, the progress within an epoch, each finished epoch and the end.
 """
 import math
-import sys
 import time
 
 from nnrun.checkpoint import read_checkpoint
 from nnrun.errors import UserError
 from nnrun.model_io import save_model
+from nnrun.progress import bar
 from nnrun.train import report
 from nnrun.train.console import Console, StopSignal
 from nnrun.train.distributed import seed_rank_streams
@@ -157,12 +157,9 @@ class Trainer:
         return outcome
 
     def _progress(self, epoch):
-        if self.quiet or not sys.stderr.isatty():
-            return None
-        from tqdm import tqdm
         count = self.s.spec.train["epoch-count"]
-        return tqdm(total=self.s.epoch_size, desc=f"epoch {epoch}" + (f"/{count}" if count else ""),
-                    unit="sample", unit_scale=True, leave=False, dynamic_ncols=True, mininterval=0.2)
+        return bar(self.s.epoch_size, f"epoch {epoch}" + (f"/{count}" if count else ""), self.quiet,
+                   unit="sample", unit_scale=True, mininterval=0.2)
 
     def _one_epoch(self, runner):
         s, task = self.s, self.s.task
@@ -175,8 +172,7 @@ class Trainer:
                 self.hooks["before-epoch"](epoch)
             result = runner.run(epoch, indices, progress, self.observers.progress(self, epoch))
         finally:
-            if progress is not None:
-                progress.close()
+            progress.close()
         if result.interrupted:
             return False
         started = time.perf_counter()

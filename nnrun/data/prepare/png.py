@@ -8,10 +8,10 @@ import json
 import os
 
 import numpy as np
-from PIL import Image
 
-from nnrun.data.prepare_pool import run_tasks
-from nnrun.data.prepare_progress import bar
+from nnrun.data.decode import stored_image
+from nnrun.data.prepare.pool import run_tasks
+from nnrun.progress import bar
 
 FOLDERS = {"train": "training", "validation": "validation", "test": "testing"}
 BATCH = 256
@@ -42,11 +42,7 @@ def _write_batch(folder, name, entry, classes, start, stop):
             ids = json.load(f)
     target = os.path.join(folder, "png", FOLDERS[name])
     for i in range(start, stop):
-        pixels = np.asarray(x[i])
-        if pixels.shape[0] == 1:
-            image = Image.fromarray(pixels[0], "L")
-        else:
-            image = Image.fromarray(pixels.transpose(1, 2, 0), "RGB")
+        image = stored_image(x[i])
         if labels is None:
             path = os.path.join(target, f"{ids[i]}.png")
         else:

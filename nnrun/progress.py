@@ -1,11 +1,16 @@
-"""Progress bars: on a terminal only, and never with --quiet."""
+"""Progress bars for prepare, train and infer: on a terminal only, and never with --quiet."""
 import sys
 
 
 class _Silent:
     """Stands in for a tqdm bar when none is shown (and spares importing tqdm)."""
 
+    n = 0
+
     def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, text, refresh=True):
         pass
 
     def close(self):
@@ -18,7 +23,7 @@ class _Silent:
         return False
 
 
-def bar(total, description, quiet=False, unit="img"):
+def bar(total, description, quiet=False, unit="img", **tqdm_options):
     """A tqdm bar on stderr (total None: a plain counter), or a silent stand-in."""
     if quiet or not sys.stderr.isatty():
         return _Silent()
@@ -26,4 +31,4 @@ def bar(total, description, quiet=False, unit="img"):
 
     # No monitor thread: it would be copied into forked workers and it wakes up for nothing.
     tqdm.monitor_interval = 0
-    return tqdm(total=total, desc=description, unit=unit, leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=description, unit=unit, leave=False, dynamic_ncols=True, **tqdm_options)

@@ -14,11 +14,11 @@ their manifests say `"synthetic": true`.
 import numpy as np
 from PIL import Image, ImageDraw
 
-from nnrun.data.prepare_arrays import blocks_of, write_splits
-from nnrun.data.prepare_manifest import manifest
-from nnrun.data.prepare_output import prepare_into
-from nnrun.data.prepare_png import write_png_tree
-from nnrun.data.prepare_split import stratified_split
+from nnrun.data.prepare.arrays import blocks_of, write_splits
+from nnrun.data.prepare.manifest import manifest
+from nnrun.data.prepare.output import prepare_into
+from nnrun.data.prepare.png import write_png_tree
+from nnrun.data.prepare.split import stratified_split
 
 FRAUD_RATE = 0.01
 # feature -> shift of the positives' mean, in units of that feature's spread

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from nnrun.data.files import check_unique, natural_key
-from nnrun.data.prepare_arrays import write_splits
-from nnrun.data.prepare_decode import EXTENSIONS
-from nnrun.data.prepare_image_cache import decode_all
-from nnrun.data.prepare_manifest import file_sha256, folder_source, manifest
-from nnrun.data.prepare_output import CACHE, prepare_into
-from nnrun.data.prepare_png import write_png_tree
-from nnrun.data.prepare_split import class_names, require_two_classes, stratified_split
+from nnrun.data.prepare.arrays import write_splits
+from nnrun.data.decode import EXTENSIONS
+from nnrun.data.prepare.image_cache import decode_all
+from nnrun.data.prepare.manifest import file_sha256, folder_source, manifest
+from nnrun.data.prepare.output import CACHE, prepare_into
+from nnrun.data.prepare.png import write_png_tree
+from nnrun.data.prepare.split import class_names, require_two_classes, stratified_split
 from nnrun.errors import UserError
 
 DEFAULT_LABEL_PATTERN = r"^([^.]+)\."

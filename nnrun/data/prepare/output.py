@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nnrun.data.dataset import MANIFEST, partial_path
-from nnrun.data.prepare_manifest import manifest_text
+from nnrun.data.prepare.manifest import manifest_text
 from nnrun.errors import UserError, os_problem
 
 try:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnrun.data.files import read_regular
-from nnrun.data.prepare_decode import UnreadableImage, decode_image
-from nnrun.data.prepare_pool import run_tasks
-from nnrun.data.prepare_progress import bar
+from nnrun.data.decode import UnreadableImage, decode_image
+from nnrun.data.prepare.pool import run_tasks
+from nnrun.progress import bar
 
 CHUNK = 64
 DECODER_VERSION = 1  # bump when decode_image's output changes, so old caches are not reused

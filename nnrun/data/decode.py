@@ -1,8 +1,8 @@
 """Decoding one image file into the array the networks see: uint8 [C, S, S].
 
-This is the single definition of "what an image becomes", used by `prepare images` and meant to
-be used by whatever later reads raw images (infer, kaggle-submit), so that a network sees test
-images exactly as it saw its training images.
+This is the single definition of "what an image becomes", used by `prepare images`, `infer` and
+`kaggle-submit`, so that a network sees test images exactly as it saw its training images;
+`stored_image` is the way back, for pictures of stored pixels.
 
 Speed without loss: a JPEG is decoded straight at the smallest DCT scale (1/2, 1/4, 1/8) that
 is still at least SIZE on both sides ("draft" mode), which skips most of the decoding work for
@@ -84,3 +84,11 @@ def _flatten(image, mode):
         # 16-bit grayscale: keep the top 8 bits rather than clipping everything above 255.
         image = Image.fromarray((np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8), "L")
     return image.convert(mode)
+
+
+def stored_image(pixels):
+    """A PIL image of stored pixels uint8 [C, S, S]: grey for one channel, else RGB (the first three)."""
+    pixels = np.asarray(pixels)
+    if pixels.shape[0] == 1:
+        return Image.fromarray(np.ascontiguousarray(pixels[0]), "L")
+    return Image.fromarray(np.ascontiguousarray(pixels[:3].transpose(1, 2, 0)), "RGB")

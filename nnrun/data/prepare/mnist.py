@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nnrun.data.prepare_arrays import blocks_of, write_splits
-from nnrun.data.prepare_manifest import file_source, manifest
-from nnrun.data.prepare_output import prepare_into
-from nnrun.data.prepare_png import write_png_tree
-from nnrun.data.prepare_split import size_to_count
+from nnrun.data.prepare.arrays import blocks_of, write_splits
+from nnrun.data.prepare.manifest import file_source, manifest
+from nnrun.data.prepare.output import prepare_into
+from nnrun.data.prepare.png import write_png_tree
+from nnrun.data.prepare.split import size_to_count
 from nnrun.errors import UserError
 
 FILES = {
