@@ -18,6 +18,7 @@ from nnrun.errors import UserError
 
 KINDS = ("table", "images")
 OPTIONAL_MAPS = ("train", "metrics", "dataset", "config", "resume", "onnx")
+GRAPH_OUTPUTS = ("probabilities", "reconstruction", "reconstruction_error")  # nnrun.network.predictor's
 
 
 def check_model_payload(payload, path):
@@ -56,6 +57,23 @@ def check_model_payload(payload, path):
         if payload.get(key) is not None and not isinstance(payload[key], dict):
             fail(key, f"must be a map, got {_kind(payload[key])}")
     check_preprocessing(payload.get("preprocessing"), payload["plan"], fail)
+    if payload.get("onnx") is not None:
+        check_graph_record(payload["onnx"], tensors, fail)
+
+
+def check_graph_record(record, tensors, fail):
+    """The ONNX graph record: its graph bytes, its weights named after tensors the file holds,
+    and outputs that are the predictor's (nnrun.export.graph_check checks the graph itself)."""
+    graph, weights, outputs = (record.get(key) for key in ("graph", "weights", "outputs"))
+    if not isinstance(graph, bytes):
+        fail("onnx.graph", f"must be the graph's bytes, got {_kind(graph)}")
+    if not (isinstance(weights, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in weights.items())):
+        fail("onnx.weights", f"must map initializer names to tensor names, got {_shown(weights)}")
+    missing = [name for name in weights.values() if name not in tensors]
+    if missing:
+        fail("onnx.weights", f"names a tensor the file lacks ({missing[0]})")
+    if not (isinstance(outputs, list) and outputs and set(outputs) <= set(GRAPH_OUTPUTS)):
+        fail("onnx.outputs", f"must list some of {', '.join(GRAPH_OUTPUTS)}, got {_shown(outputs)}")
 
 
 def check_preprocessing(value, plan, fail):

@@ -12,6 +12,7 @@ never imports torch. Files written before this have no graph; inference runs the
 One reader: `read_model` parses the file once, its arrays as numpy, without torch; everything
 downstream (the ONNX engine, or `network_from_payload` for torch) takes that payload.
 """
+import os
 from dataclasses import dataclass
 
 from nnrun import __version__
@@ -128,6 +129,16 @@ def load_model(path, device="cpu", dtype=None):
     network = network_from_payload(payload, device, dtype)
     return LoadedModel(network, payload["plan"], payload["classes"], payload.get("positive"),
                        payload.get("threshold"), Preprocessing.from_dict(payload["preprocessing"]), payload)
+
+
+def gpu_present():
+    """Whether a usable GPU is here. Asks torch only when a GPU driver is installed, so a CPU
+    machine never imports it."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    if not any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")):
+        return False
+    return torch.cuda.is_available()
 
 
 def select_device(name="auto"):

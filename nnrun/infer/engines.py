@@ -9,20 +9,21 @@ import numpy as np
 
 from nnrun.errors import UserError
 
-OUTPUTS = ("probabilities", "reconstruction", "reconstruction_error")
-
-
 class OnnxEngine:
     """ONNX Runtime on the CPU. The model file's arrays are handed to the session as the graph's
     external initializers, so the weights are read once, from the file, and never copied into
-    a second model format. threads: ONNX Runtime's intra-op threads (None: its default)."""
+    a second model format. `record` is the file's "onnx" record, as nnrun.model_check checked
+    it. threads: ONNX Runtime's intra-op threads (None: its default)."""
 
     name = "onnx"
 
     def __init__(self, record, tensors, threads=None, where="the model file"):
         import onnxruntime
 
-        graph, weights, self.outputs = _checked(record, tensors, where)
+        from nnrun.export.graph_check import check_graph
+
+        graph, weights, self.outputs = record["graph"], record["weights"], record["outputs"]
+        check_graph(graph, weights, where)  # the graph's own contents: before ONNX Runtime reads it
         options = onnxruntime.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
@@ -43,24 +44,6 @@ class OnnxEngine:
     def run(self, stored):
         values = self.session.run(self.outputs, {"input": np.ascontiguousarray(stored)})
         return dict(zip(self.outputs, values))
-
-
-def _checked(record, tensors, where):
-    """(graph bytes, {initializer: tensor name}, output names) of a graph record that is what
-    nnrun writes; UserError otherwise (see nnrun.export.graph_check)."""
-    from nnrun.export.graph_check import check_graph
-
-    graph, weights, outputs = (record.get(key) if isinstance(record, dict) else None
-                               for key in ("graph", "weights", "outputs"))
-    if not (isinstance(graph, bytes) and isinstance(weights, dict) and isinstance(outputs, list)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in weights.items())
-            and set(outputs) <= set(OUTPUTS) and outputs):
-        raise UserError(f"{where}: its ONNX graph record is malformed")
-    for name in weights.values():
-        if not isinstance(tensors.get(name), np.ndarray):
-            raise UserError(f"{where}: its ONNX graph names a weight the file lacks ({name})")
-    check_graph(graph, weights, where)
-    return graph, weights, outputs
 
 
 class TorchEngine:

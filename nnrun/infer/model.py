@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from nnrun.data.preprocess import Preprocessing
 from nnrun.errors import UserError
-from nnrun.model_io import read_model
+from nnrun.model_io import gpu_present, read_model
 
 ENGINES = ("auto", "onnx", "torch")
 
@@ -109,18 +109,6 @@ def open_model(path, *, device="auto", engine="auto", warn=None):
                  f"slower to start; `nnrun export {path} -o NEW.nnrun --format nnrun` adds one")
         return Model(os.fspath(path), payload, "torch", "cpu")
     return Model(os.fspath(path), payload, "onnx")
-
-
-def gpu_present():
-    """Whether a usable GPU is here. Asks torch only when a GPU driver is installed, so a CPU
-    machine never imports it."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    if not any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")):
-        return False
-    import torch
-
-    return torch.cuda.is_available()
 
 
 @dataclass
