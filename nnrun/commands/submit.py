@@ -4,7 +4,7 @@ A thin wrapper: options -> SubmitOptions (one field per option) -> nnrun.infer.s
 """
 import click
 
-from nnrun.commands.infer import POSITIVE, THRESHOLD, run_options
+from nnrun.commands.options import POSITIVE, THRESHOLD, run_options
 
 
 @click.command("kaggle-submit")

@@ -34,12 +34,6 @@ def positive_int(value, name):
     return int(value)
 
 
-def non_negative_int(value, name):
-    if not _is_int(value) or value < 0:
-        raise ValueError(f"{name} must be a whole number ≥ 0{_bound(value)}, got {value!r}")
-    return int(value)
-
-
 def pad_or_same(value, name):
     if value == "same":
         return "same"

@@ -70,10 +70,6 @@ class SplitData:
             ready = ready.reshape(len(ready), *self.input_dims)
         return ready
 
-    @property
-    def resident(self):
-        return self.stored is not None or self.ready is not None
-
     def stored_batch(self, index):
         """Stored values (on the device, as stored) of the examples `index` (a device tensor)."""
         if self.stored is not None:
@@ -94,6 +90,3 @@ class SplitData:
         if self.stored is not None:
             return self.inputs(self.stored[start:stop])
         return self.inputs(torch.from_numpy(_owned(self.x_file[start:stop])).to(self.device))
-
-    def label_targets(self, index, one_hot):
-        return (self.one_hot if one_hot else self.labels).index_select(0, index)
