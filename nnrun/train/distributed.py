@@ -13,6 +13,7 @@ still in: a rank that left alone would leave the others waiting in their next co
 import datetime
 import hashlib
 import os
+import sys
 
 import torch
 
@@ -114,6 +115,20 @@ class World:
         if self.group and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
             self.group = False
+
+
+def leave_job(code):
+    """End a rank's process once its part of the job is done and written, without the
+    interpreter's teardown. DistributedDataParallel keeps the process group, and with it gloo's
+    worker threads, alive past destroy_process_group (torch holds it from C++), so they cannot
+    be joined first; and a worker that releases the last collective's tensors while the
+    interpreter is finalizing takes the GIL, which aborts the process (SIGABRT, "terminate called
+    without an active exception") and makes the launcher report a finished job as failed (torch
+    pull request 179291 describes it). Deleting this call leaves a correct program with that
+    rare abort at exit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def launched():

@@ -61,7 +61,7 @@ def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorb
         click.echo(yaml.safe_dump(spec.resolved(), sort_keys=False, allow_unicode=True,
                                   default_flow_style=None), nl=False)
         return
-    from nnrun.train.distributed import open_world
+    from nnrun.train.distributed import leave_job, open_world
     world = open_world(spec.train["device"])
     try:
         if world.parallel:  # every rank resumes from rank 0's checkpoint, or none does
@@ -83,8 +83,11 @@ def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorb
         sys.exit(1)
     finally:
         world.close()
-    if outcome == "interrupted":
-        sys.exit(130)
+    code = 130 if outcome == "interrupted" else 0
+    if world.parallel:
+        leave_job(code)
+    if code:
+        sys.exit(code)
 
 
 def _lost_peer(problem):
