@@ -117,6 +117,28 @@ def test_sample_submission_gives_header_and_order_and_must_match(ckpt, test_fold
                            "--sample-submission", sample), bad_out, 'id "1" is not unique')
 
 
+def test_a_compressed_sample_is_read_and_a_sample_that_is_no_csv_is_refused(ckpt, test_folder, tmp_path):
+    import gzip
+
+    order = [str(i) for i in range(24, 0, -1)]
+    sample = tmp_path / "sample_submission.csv.gz"
+    with gzip.open(sample, "wt") as f:
+        f.write("Id,Label\n" + "".join(f"{i},0\n" for i in order))
+    out = tmp_path / "sub.csv"
+    submit(ckpt["binary"], test_folder, "-o", out, "--sample-submission", sample)
+    assert [r[0] for r in rows(out)[1:]] == order
+
+    for name, text, phrase in (("sample.txt", "Id,Label\n1,0\n", 'unknown extension ".txt"'),
+                               ("empty.csv", "", "is empty"),
+                               ("one.csv", "Id\n1\n", "an id column and a label column"),
+                               ("blank.csv", "Id,Label\n1,0\n,0\n", "row 2 (line 3)")):
+        bad = tmp_path / name
+        bad.write_text(text)
+        refused = tmp_path / "refused.csv"
+        assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", refused,
+                               "--sample-submission", bad), refused, name, phrase)
+
+
 def test_a_prepared_unlabelled_dataset_gives_the_same_submission(ckpt, test_folder, tmp_path):
     data = tmp_path / "prepared"
     result = run_cli("prepare", "images", test_folder, data, "--size", "12", "--unlabelled", "--jobs", "1", "--quiet")

@@ -8,6 +8,7 @@ ignored, except an id column (whose values name the rows) and a label column.
 """
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def text_separator(path):
     sep = csv_separator(path)
     if sep is not None:
         return sep
-    suffix = "".join(path.suffixes[-2:]) or "(none)"
+    suffix = "".join(Path(path).suffixes[-2:]) or "(none)"
     raise UserError(f'{path}: unknown extension "{suffix}"; give a .csv or .tsv file '
                     f"(optionally .gz, .bz2, .xz or .zip)")
 
