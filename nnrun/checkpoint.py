@@ -27,8 +27,7 @@ What comes back from `read_checkpoint`:
 Memory: writing streams each tensor's bytes straight to the file (a copy only for non-contiguous
 or non-CPU tensors, one at a time); reading holds the file while it builds the tensors, each
 copied once from the file's bytes (nnrun/msgpack_layout.py finds them without unpacking the rest),
-so it peaks at about twice the file size; `allocate` can put the arrays in memory of the caller's
-choosing (shared with worker processes, say). Reads refuse files over `max_bytes`
+so it peaks at about twice the file size. Reads refuse files over `max_bytes`
 (checked on the file size before reading) and every declared length is bounded by the bytes
 actually present, so a lying header fails at once instead of allocating.
 """
@@ -273,13 +272,11 @@ def _little_endian(raw, unit):
 
 # ----------------------------------------------------------------------------------------- reading
 
-def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES, arrays="torch", allocate=None):
+def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES, arrays="torch"):
     """The payload of the checkpoint at `path`, tensors as CPU tensors; any problem: UserError.
 
     arrays="numpy": tensors come back as numpy arrays instead, and torch is not imported (but
-    for dtypes numpy lacks, bfloat16 and float8, which come back as torch tensors).
-    allocate(nbytes) -> a writable uint8 numpy array of that size, or None: where the numpy
-    arrays' bytes go (memory shared with other processes, say) instead of fresh memory."""
+    for dtypes numpy lacks, bfloat16 and float8, which come back as torch tensors)."""
     if arrays not in ("torch", "numpy"):
         raise ValueError(f'arrays must be "torch" or "numpy", not {arrays!r}')
     data = _read_file(path, max_bytes)
@@ -293,7 +290,7 @@ def read_checkpoint(path, *, max_bytes=DEFAULT_MAX_BYTES, arrays="torch", alloca
         body, digest = located
     if hashlib.sha256(body).hexdigest() != digest:
         raise UserError(f"{where}: checkpoint is corrupted (checksum mismatch)")
-    hook = functools.partial(_decode_ext, arrays=arrays, allocate=allocate)
+    hook = functools.partial(_decode_ext, arrays=arrays)
     try:
         payload = _unpack_by_parts(body, hook)
         if payload is None:
@@ -464,7 +461,7 @@ class _BadArray(ValueError):
     """An array descriptor inside the payload that does not describe a valid array."""
 
 
-def _decode_ext(code, data, arrays="torch", allocate=None):
+def _decode_ext(code, data, arrays="torch"):
     if code == EXT_TORCH and arrays == "numpy":
         kind, dtypes = "tensor", {n: _NUMPY_DTYPES.get(n) for n in _TORCH_DTYPE_NAMES}
     elif code == EXT_TORCH:
@@ -511,11 +508,7 @@ def _decode_ext(code, data, arrays="torch", allocate=None):
         if count == 0:
             return np.empty(shape, dtype=dtype)
         raw = _little_endian(raw, _unit(dtype.itemsize, dtype.kind == "c"))
-        target = allocate(nbytes) if allocate is not None else None
-        if target is None:
-            return np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
-        target[:] = np.frombuffer(raw, np.uint8)
-        return target.view(dtype).reshape(shape)
+        return np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
     except (RuntimeError, ValueError, OverflowError) as e:
         raise _BadArray(f"{kind} of dtype {name} and shape {list(shape)} cannot be built "
                         f"({_why(e)})") from None

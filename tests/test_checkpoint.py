@@ -640,23 +640,3 @@ def test_arrays_read_in_place_equal_the_whole_unpack(tmp_path, monkeypatch, arra
             np.testing.assert_array_equal(got, tensor.numpy())
             assert got.dtype == expected.dtype and got.flags.writeable
     assert float(fast["resume"]["moments"][0].sum()) == 3.0
-
-
-def test_arrays_go_where_allocate_says(tmp_path):
-    path = tmp_path / "m.nnrun"
-    write_checkpoint(path, {"tensors": {"w": torch.arange(12.0).reshape(3, 4), "b": torch.ones(3)}})
-    pool = np.zeros(1024, np.uint8)
-    used = []
-
-    def allocate(nbytes):
-        start = sum(used)
-        used.append(nbytes)
-        return pool[start:start + nbytes]
-
-    got = read_checkpoint(path, arrays="numpy", allocate=allocate)["tensors"]
-    assert used == [48, 12]
-    assert np.shares_memory(got["w"], pool) and np.shares_memory(got["b"], pool)
-    np.testing.assert_array_equal(got["w"], np.arange(12.0, dtype=np.float32).reshape(3, 4))
-    full = read_checkpoint(path, arrays="numpy", allocate=lambda nbytes: None)["tensors"]  # no room: its own memory
-    assert not np.shares_memory(full["w"], pool)
-    np.testing.assert_array_equal(full["w"], got["w"])
