@@ -172,15 +172,7 @@ def open_session(spec, device_option=None, world=None):
     seed = train["seed"]
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
-    network = build_network(spec.plan, device=device, dtype=dtype)
-    if train["init-from"]:
-        copied, fresh = init_from(network, Path(train["init-from"]).expanduser())
-        notes.append(f"init-from {train['init-from']}: {len(copied)} tensors loaded "
-                     f"({', '.join(layer_names(copied))}); {len(fresh)} start fresh"
-                     + (f" ({', '.join(layer_names(fresh))})" if fresh else ""))
-    if channels_last_suits(spec.plan):
-        network = network.to(memory_format=torch.channels_last)
-    network.train()
+    network = _network(spec, device, dtype, notes)
 
     preprocessing = Preprocessing.from_manifest(dataset.manifest, data["preprocessing"])
     inputs = Inputs(preprocessing, device, dtype)
@@ -191,24 +183,7 @@ def open_session(spec, device_option=None, world=None):
                            one_hot=one_hot, input_dims=dims)
     selection_data = SplitData(dataset, task.selection_split, inputs, device, one_hot=one_hot, input_dims=dims)
 
-    labels = train_data.labels_np if train_data.labelled else np.zeros(train_data.count, dtype=np.int64)
-    sampling = train["sampling"]
-    if sampling == "class-balanced" and not train_data.labelled:
-        sampling = "shuffle"
-    sampler = make_sampler(sampling, labels, seed + 2)
-    missing = [task.classes[c] for c in range(len(task.classes))
-               if sampling == "class-balanced" and not np.any(labels == c)]
-    if missing:
-        notes.append(f"class-balanced sampling: no training example of {', '.join(missing)}")
-    weights = None
-    if recipe.uses_loss_options(train):
-        recipe.check_leaf(task, train)
-        weights = recipe.class_weights(train["class-weights"], list(task.classes), labels)
-        if train["class-weights"] and sampling == "class-balanced":
-            notes.append("train.class-weights with class-balanced sampling counts the classes' imbalance "
-                         "twice; sampling: shuffle is the usual companion")
-    if task.positive is not None and train_data.labelled:
-        task = dataclasses.replace(task, odds_ratio=_odds_ratio(labels, task.positive, sampling, weights))
+    sampler, weights, task = _sampling(train, task, train_data, notes)
     epoch_size = recipe.epoch_size(train["epoch-size"], train_data.count)
     _check_split(train["batch-size"], epoch_size, world)
     optimizer = make_optimizer(train["optimizer"], network, device)
@@ -227,6 +202,45 @@ def open_session(spec, device_option=None, world=None):
     if train["ema"] is not None:
         session.ema = recipe.WeightAverage(network, train["ema"])
     return session
+
+
+def _network(spec, device, dtype, notes):
+    """The network to train: built (seeded by the caller), its weights from train.init-from where
+    given, in the memory layout its convolutions run fastest in."""
+    train = spec.train
+    network = build_network(spec.plan, device=device, dtype=dtype)
+    if train["init-from"]:
+        copied, fresh = init_from(network, Path(train["init-from"]).expanduser())
+        notes.append(f"init-from {train['init-from']}: {len(copied)} tensors loaded "
+                     f"({', '.join(layer_names(copied))}); {len(fresh)} start fresh"
+                     + (f" ({', '.join(layer_names(fresh))})" if fresh else ""))
+    if channels_last_suits(spec.plan):
+        network = network.to(memory_format=torch.channels_last)
+    return network.train()
+
+
+def _sampling(train, task, train_data, notes):
+    """(sampler, class weights of the loss or None, task with the training odds ratio): how
+    training examples are drawn and weighed."""
+    labels = train_data.labels_np if train_data.labelled else np.zeros(train_data.count, dtype=np.int64)
+    sampling = train["sampling"]
+    if sampling == "class-balanced" and not train_data.labelled:
+        sampling = "shuffle"
+    sampler = make_sampler(sampling, labels, train["seed"] + 2)
+    missing = [task.classes[c] for c in range(len(task.classes))
+               if sampling == "class-balanced" and not np.any(labels == c)]
+    if missing:
+        notes.append(f"class-balanced sampling: no training example of {', '.join(missing)}")
+    weights = None
+    if recipe.uses_loss_options(train):
+        recipe.check_leaf(task, train)
+        weights = recipe.class_weights(train["class-weights"], list(task.classes), labels)
+        if train["class-weights"] and sampling == "class-balanced":
+            notes.append("train.class-weights with class-balanced sampling counts the classes' imbalance "
+                         "twice; sampling: shuffle is the usual companion")
+    if task.positive is not None and train_data.labelled:
+        task = dataclasses.replace(task, odds_ratio=_odds_ratio(labels, task.positive, sampling, weights))
+    return sampler, weights, task
 
 
 def _check_split(batch_size, epoch_size, world):

@@ -19,45 +19,12 @@ from nnrun.errors import UserError
 
 
 def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live):
-    import yaml
-
-    from nnrun.config.sections import device_value
-    from nnrun.config.spec import load_spec
-    from nnrun.train.distributed import launched
-    from nnrun.train.launch import previous_attempt
-
-    payload = None
-    if resume_run is None and launched() and os.environ.get("RANK") == "0" and config is not None:
-        # the launcher restarted the job (--max-restarts): go on from the attempt before
-        name = load_spec(config, overrides).name
-        previous = previous_attempt(name, run_dir)
-        if previous is not None:
-            resume_run, run_dir = str(previous), None
-            click.echo(f"the launcher restarted the job: going on from {previous / 'last.nnrun'}", err=True)
-    if resume_run is not None:
-        run = Path(resume_run)
-        if run_dir is not None:
-            raise UserError("--resume continues in its own folder; leave out --run-dir")
-        from nnrun.train.loop import load_resume_payload
-        from nnrun.train.run_folder import CONFIG, LAST
-        payload = _rank0_reads(load_resume_payload, run / LAST)
-        source = config or run / CONFIG
-        if not Path(source).is_file():
-            raise UserError(f"--resume {run}: no {CONFIG} there; give the config file too")
-        spec = load_spec(source, overrides)
-    else:
-        if config is None:
-            raise UserError("give a CONFIG file (or --resume RUN)")
-        spec = load_spec(config, overrides)
-    if device is not None:
-        spec.train["device"] = device_value(device, "--device")
-    if tensorboard:
-        spec.train["tensorboard"] = True
-    if spec.data.get("path"):
-        spec.data["path"] = str(Path(spec.data["path"]).expanduser().resolve())
-    if spec.train.get("init-from"):
-        spec.train["init-from"] = str(Path(spec.train["init-from"]).expanduser().resolve())
+    """`nnrun train` with its options (nnrun.commands.train): what to train, then this process's
+    part of the job: the whole of it, or one rank's."""
+    spec, payload, resume_run, run_dir = _resolve(config, overrides, run_dir, resume_run, device, tensorboard)
     if print_config:
+        import yaml
+
         click.echo(yaml.safe_dump(spec.resolved(), sort_keys=False, allow_unicode=True,
                                   default_flow_style=None), nl=False)
         return
@@ -90,6 +57,46 @@ def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorb
         sys.exit(code)
 
 
+def _resolve(config, overrides, run_dir, resume_run, device, tensorboard):
+    """(spec, resume payload or None, run to resume or None, run_dir): what to train, with the
+    command line's settings applied and its paths made absolute."""
+    from nnrun.config.sections import device_value
+    from nnrun.config.spec import load_spec
+    from nnrun.train.distributed import launched
+    from nnrun.train.launch import previous_attempt
+
+    payload = None
+    if resume_run is None and launched() and os.environ.get("RANK") == "0" and config is not None:
+        # the launcher restarted the job (--max-restarts): go on from the attempt before
+        previous = previous_attempt(load_spec(config, overrides).name, run_dir)
+        if previous is not None:
+            resume_run, run_dir = str(previous), None
+            click.echo(f"the launcher restarted the job: going on from {previous / 'last.nnrun'}", err=True)
+    if resume_run is not None:
+        run = Path(resume_run)
+        if run_dir is not None:
+            raise UserError("--resume continues in its own folder; leave out --run-dir")
+        from nnrun.train.loop import load_resume_payload
+        from nnrun.train.run_folder import CONFIG, LAST
+        payload = _rank0_reads(load_resume_payload, run / LAST)
+        source = config or run / CONFIG
+        if not Path(source).is_file():
+            raise UserError(f"--resume {run}: no {CONFIG} there; give the config file too")
+        spec = load_spec(source, overrides)
+    else:
+        if config is None:
+            raise UserError("give a CONFIG file (or --resume RUN)")
+        spec = load_spec(config, overrides)
+    if device is not None:
+        spec.train["device"] = device_value(device, "--device")
+    if tensorboard:
+        spec.train["tensorboard"] = True
+    for section, key in ((spec.data, "path"), (spec.train, "init-from")):
+        if section.get(key):
+            section[key] = str(Path(section[key]).expanduser().resolve())
+    return spec, payload, resume_run, run_dir
+
+
 def _lost_peer(problem):
     """Whether a collective failed because another rank of the job went away."""
     import torch.distributed as dist
@@ -117,47 +124,19 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
 
     from nnrun.train.distributed import World, wrap_for_training
     from nnrun.train.loop import Trainer
-    from nnrun.train.run_folder import RunFolder, new_run_path
-    from nnrun.train.session import open_session
-    from nnrun.train.state import check_resumable
 
     world = world or World()
     threads_before = torch.get_num_threads()
     try:
-        problem = None
-        try:
-            if payload is not None:
-                check_resumable(payload["config"], spec.resolved(), resume_run)
-            session = open_session(spec, world=world)
-            saved = (payload.get("dataset") or {}).get("manifest-sha256") if payload is not None else None
-            if saved and saved != session.manifest_sha256:
-                raise UserError(f"--resume {resume_run}: the dataset {session.dataset.path} is not the one this "
-                                f"run trained on (its dataset.json changed)")
-        except UserError as mistake:
-            problem = mistake
-        world.agree(problem)
-        _same_dataset_everywhere(session, world)
+        session = _checked_session(spec, payload, resume_run, world)
         if payload is not None:
-            done = int(payload["resume"]["epoch"])
-            count = spec.train["epoch-count"]
+            done, count = int(payload["resume"]["epoch"]), spec.train["epoch-count"]
             if count is not None and done >= count:
                 if world.main:
                     click.echo(f"{resume_run} has already trained {done} epochs (train.epoch-count {count}); "
                                f"raise it to go on, e.g. --set train.epoch-count={count + 10}")
                 return "finished"
-        folder, problem = None, None
-        if world.main:
-            try:
-                if payload is not None:
-                    folder = RunFolder.existing(resume_run)
-                else:
-                    folder = RunFolder.create(new_run_path(spec.name, run_dir))
-                folder.lock()  # one writer: a second process training this folder is refused here
-            except UserError as mistake:
-                problem = mistake
-                if folder is not None:
-                    folder.discard_if_uncommitted()
-        world.agree(problem)
+        folder = _run_folder(spec, payload, resume_run, run_dir, world)
         session.parallel = wrap_for_training(session.network, world)
         try:
             # restore the checkpoint before writing anything: a resume that fails changes nothing
@@ -181,6 +160,47 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
                 folder.close()
     finally:
         torch.set_num_threads(threads_before)
+
+
+def _checked_session(spec, payload, resume_run, world):
+    """The training session of `spec`, checked against the checkpoint to resume from; a setup
+    mistake on any rank stops every rank (before anything is written)."""
+    from nnrun.train.session import open_session
+    from nnrun.train.state import check_resumable
+
+    problem = session = None
+    try:
+        if payload is not None:
+            check_resumable(payload["config"], spec.resolved(), resume_run)
+        session = open_session(spec, world=world)
+        saved = (payload.get("dataset") or {}).get("manifest-sha256") if payload is not None else None
+        if saved and saved != session.manifest_sha256:
+            raise UserError(f"--resume {resume_run}: the dataset {session.dataset.path} is not the one this "
+                            f"run trained on (its dataset.json changed)")
+    except UserError as mistake:
+        problem = mistake
+    world.agree(problem)
+    _same_dataset_everywhere(session, world)
+    return session
+
+
+def _run_folder(spec, payload, resume_run, run_dir, world):
+    """The run folder, made new or the resumed one, locked to this writer: rank 0's (the other
+    ranks write nothing: None)."""
+    from nnrun.train.run_folder import RunFolder, new_run_path
+
+    folder, problem = None, None
+    if world.main:
+        try:
+            folder = RunFolder.existing(resume_run) if payload is not None else \
+                RunFolder.create(new_run_path(spec.name, run_dir))
+            folder.lock()  # one writer: a second process training this folder is refused here
+        except UserError as mistake:
+            problem = mistake
+            if folder is not None:
+                folder.discard_if_uncommitted()
+    world.agree(problem)
+    return folder
 
 
 def _same_dataset_everywhere(session, world):
