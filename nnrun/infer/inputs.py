@@ -96,7 +96,6 @@ class TableSource:
         self.path, self.where = Path(path), str(path)
         self.id_column, self.label_column = id_column, label_column
         self.features = None
-        self.ids = None
 
     def __len__(self):
         return 0  # unknown until read
@@ -150,11 +149,15 @@ class DatasetSource:
             detail = f"lacks {', '.join(missing[:20])}" if missing else "has them in another order or with others"
             raise UserError(f"{self.where}: its feature columns differ from the checkpoint's ({detail})")
 
-    def names(self):
+    def ids(self):
+        """The split's stored ids, or None when it keeps none."""
         try:
             return self.dataset.ids(self.split)
         except UserError:
-            return [f"{self.dataset.path}:{self.split}:{i}" for i in range(self.count)]
+            return None
+
+    def names(self):
+        return self.ids() or [f"{self.dataset.path}:{self.split}:{i}" for i in range(self.count)]
 
     def batches(self, batch_size, on_bad, work):
         ds, split = self.dataset, self.split

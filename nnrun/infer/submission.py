@@ -84,20 +84,12 @@ def _image_test_set(folder):
 
 def _dataset_test_set(path, split):
     source = DatasetSource(path, split)
-    ids = source.names() if _has_ids(source) else None
+    ids = source.ids()
     if ids is None:
         raise UserError(f"{source.where} keeps no ids; prepare the test set with --unlabelled (images) "
                         f"or --id COLUMN (CSV)")
     check_unique(ids, source.where, name=lambda i: f"item {i + 1}")
     return TestSet(source.where, sort_ids(ids), source)  # rows sorted by id, whatever the stored order
-
-
-def _has_ids(source):
-    try:
-        source.dataset.ids(source.split)
-        return True
-    except UserError:
-        return False
 
 
 def _csv_test_set(path, id_column):
