@@ -1,12 +1,13 @@
 """`nnrun prepare`: CSV tables, image folders, MNIST files and demo data -> prepared datasets.
 
 Thin wrappers: each subcommand turns its options into plain values and calls one function in
-nnrun/data/prepare_*.py. Nothing here imports torch, and pandas only loads for `prepare csv`.
+nnrun/data/prepare/. Nothing here imports torch, and pandas only loads for `prepare csv`.
 """
-import os
 import shlex
 
 import click
+
+from nnrun.cores import available_cores
 
 SEED = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
                     help="Random seed of the split (and of demo data); the same seed gives the same split.")
@@ -107,7 +108,7 @@ def images_command(src, out, size, channels, label_pattern, unlabelled, test_siz
         test_size=0 if unlabelled else test_size, validation_size=0 if unlabelled else validation_size,
         png=png, seed=seed)
     result = prepare_images(src, out, options, command=command_line(), force=force, strict=strict,
-                            jobs=jobs or _cores(), quiet=quiet, warn=_warn,
+                            jobs=jobs or available_cores(), quiet=quiet, warn=_warn,
                             note=None if quiet else _note)
     report(out, result, quiet)
 
@@ -126,7 +127,7 @@ def mnist_command(directory, out, validation_size, png, seed, force, quiet):
     from nnrun.data.prepare.mnist import prepare_mnist
 
     result = prepare_mnist(directory, out, validation_size=validation_size,
-                           png=png, seed=seed, command=command_line(), force=force, jobs=_cores(), quiet=quiet)
+                           png=png, seed=seed, command=command_line(), force=force, jobs=available_cores(), quiet=quiet)
     report(out, result, quiet)
 
 
@@ -168,7 +169,7 @@ def demo_shapes(out, count, size, channels, test_size, validation_size, png, see
 
     result = prepare_demo_shapes(out, count=count, size=size, channels=int(channels), test_size=test_size,
                                  validation_size=validation_size, png=png, seed=seed, command=command_line(),
-                                 force=force, jobs=_cores(), quiet=quiet)
+                                 force=force, jobs=available_cores(), quiet=quiet)
     report(out, result, quiet)
 
 
@@ -229,9 +230,4 @@ def _note(message):
     click.echo(message, err=True)
 
 
-def _cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnrun.cores import available_cores
 from nnrun.data.files import read_regular
 from nnrun.data.decode import UnreadableImage, decode_image
 
@@ -85,13 +86,6 @@ def _worker_start(work):
 
 def _worker_task(paths, size, channels):
     return decode_chunk(paths, size, channels, _WORK)
-
-
-def available_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 class ImageReader:

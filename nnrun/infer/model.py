@@ -39,11 +39,6 @@ class Model:
         classifying, reconstructing = plan.classifying_leaf, plan.reconstructing_leaf
         self.is_autoencoder = classifying is None
         self.reconstructs = reconstructing is not None
-        if classifying is not None:
-            width, k = classifying.out_shape.size, len(self.classes)
-            if width != k and not (width == 1 and k == 2):
-                raise UserError(f"{self.path}: the network gives {width} outputs per input, but the checkpoint "
-                                f"names {k} classes ({', '.join(self.classes[:10])})")
         self._engine = None
         if self.engine_name == "onnx":
             import onnxruntime  # noqa: F401  (here, once: image workers forked later inherit it)

@@ -11,16 +11,11 @@ import threading
 
 import click
 
-
-def cpu_count():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+from nnrun.cores import available_cores
 
 
 def threads_per_job(jobs):
-    return max(1, cpu_count() // jobs)
+    return max(1, available_cores() // jobs)
 
 
 def _relay(stream, err):
