@@ -1,6 +1,7 @@
-"""Files that appear whole or not at all: written beside their place, renamed into it."""
+"""Files and folders that appear whole or not at all: written beside their place, renamed into it."""
 import errno
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 
@@ -37,4 +38,31 @@ def atomic_file(path, mode="w", newline=""):
             pass
         if isinstance(problem, OSError) and problem.errno in FULL_OR_READ_ONLY:
             raise os_problem(problem, path) from None
+        raise
+
+
+@contextmanager
+def atomic_folder(path, option=None):
+    """A new folder at `path` (which may exist only as an empty folder): the block fills a
+    temporary folder beside it, whose path it gets, and that folder becomes `path` only when the
+    block finishes without an error; it is removed otherwise. `option` names the command-line
+    option that gave `path`, for the messages."""
+    path = os.fspath(path)
+    where = f"{option} {path}" if option else path
+    if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        raise UserError(f"{where}: already exists and is not an empty folder")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UserError(f"{where}: the folder {parent} does not exist")
+    try:
+        temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=parent)
+    except OSError as problem:
+        raise os_problem(problem, path) from None
+    try:
+        yield temporary
+        if os.path.isdir(path):
+            os.rmdir(path)
+        os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
         raise

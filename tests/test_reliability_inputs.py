@@ -203,6 +203,27 @@ def test_a_full_disk_under_an_atomic_output_leaves_the_old_file(tmp_path):
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
 
 
+def test_an_atomic_folder_appears_whole_or_not_at_all(tmp_path):
+    from nnrun.atomic import atomic_folder
+    from nnrun.errors import UserError
+
+    with pytest.raises(RuntimeError):
+        with atomic_folder(tmp_path / "out") as building:
+            (tmp_path / building / "a.png").write_bytes(b"half")
+            raise RuntimeError("stopped half way")
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its temporary
+    (tmp_path / "out").mkdir()  # an empty folder may be filled
+    with atomic_folder(tmp_path / "out") as building:
+        (tmp_path / building / "a.png").write_bytes(b"whole")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and (tmp_path / "out" / "a.png").read_bytes() == b"whole"
+    with pytest.raises(UserError, match="--keep .*out: already exists and is not an empty folder"):
+        with atomic_folder(tmp_path / "out", "--keep"):
+            pass
+    with pytest.raises(UserError, match="does not exist"):
+        with atomic_folder(tmp_path / "no" / "out"):
+            pass
+
+
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
     """A 64 kB tmpfs (root only, and where mounting is allowed); skipped otherwise."""

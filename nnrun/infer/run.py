@@ -5,19 +5,17 @@ Inputs (inputs.py) -> the model and its engine (model.py) -> outputs per batch (
 """
 import os
 import re
-import shutil
 import sys
-import tempfile
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 
+from nnrun.atomic import atomic_file, atomic_folder
 from nnrun.errors import UserError
-from nnrun.progress import bar
 from nnrun.infer.inputs import BadItems, discover
 from nnrun.infer.model import PredictOptions, open_models
-from nnrun.atomic import atomic_file
 from nnrun.infer.output import LONG, Results, make_writer
 from nnrun.infer.predict import Decision, Work, top_k
+from nnrun.progress import bar
 
 
 @dataclass
@@ -42,8 +40,11 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
         labelled = any(getattr(s, "label_column", None) or getattr(getattr(s, "dataset", None), "labelled", False)
                        for s in sources)
         bad = BadItems(options.skip_bad)
-        saver = stack.enter_context(Reconstructions(options.reconstructions, model)) \
-            if options.reconstructions else None
+        saver = None
+        if options.reconstructions:
+            saver = Reconstructions(stack.enter_context(atomic_folder(options.reconstructions,
+                                                                      "--save-reconstructions")), model)
+            stack.callback(saver.close)
         target = stack.enter_context(atomic_file(options.out) if options.out else nullcontext(stdout))
         writer = make_writer(options.fmt, target, model.classes, top_k=options.top_k, labelled=labelled,
                              classifier=not model.is_autoencoder, autoencoder=model.reconstructs)
@@ -87,36 +88,27 @@ def _check_options(model, options):
 
 
 class Reconstructions:
-    """--save-reconstructions DIR: a PNG per image input (its file name's stem, -2, -3 ... when two
-    inputs share one), or one CSV of
-    reconstructed feature rows for table inputs. Written into a temporary folder that becomes
-    DIR only when the command succeeds."""
+    """--save-reconstructions: into `folder` (a temporary one that becomes DIR only when the
+    command succeeds, nnrun.atomic.atomic_folder), a PNG per image input, named by its file
+    name's stem (-2, -3 ... when two inputs share one), or one CSV of reconstructed feature rows
+    for table inputs."""
 
     def __init__(self, folder, model):
-        self.folder, self.model = os.fspath(folder), model
-        if os.path.exists(self.folder) and (not os.path.isdir(self.folder) or os.listdir(self.folder)):
-            raise UserError(f"--save-reconstructions {folder}: already exists and is not an empty folder")
-        parent = os.path.dirname(os.path.abspath(self.folder))
-        if not os.path.isdir(parent):
-            raise UserError(f"--save-reconstructions {folder}: the folder {parent} does not exist")
-        self.temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(self.folder)}.", dir=parent)
+        self.folder, self.model = folder, model
         self.used = set()
         self.table = None
-
-    def __enter__(self):
-        return self
 
     def save(self, batch, values):
         if self.model.kind == "images":
             from nnrun.data.decode import stored_image
 
             for name, pixels in zip(batch.names, values):
-                stored_image(pixels).save(os.path.join(self.temporary, self._file_name(name)))
+                stored_image(pixels).save(os.path.join(self.folder, self._file_name(name)))
             return
         import csv
 
         if self.table is None:
-            self.table_file = open(os.path.join(self.temporary, "reconstructions.csv"), "w", newline="")
+            self.table_file = open(os.path.join(self.folder, "reconstructions.csv"), "w", newline="")
             self.table = csv.writer(self.table_file, lineterminator="\n")
             self.table.writerow(["input"] + list(self.model.preprocessing.features))
         self.table.writerows([name] + [float(f"{v:.7g}") for v in row] for name, row in zip(batch.names, values))
@@ -131,13 +123,6 @@ class Reconstructions:
         self.used.add(candidate)
         return candidate
 
-    def __exit__(self, kind, value, tb):
+    def close(self):
         if self.table is not None:
             self.table_file.close()
-        if kind is None:
-            if os.path.isdir(self.folder):
-                os.rmdir(self.folder)
-            os.replace(self.temporary, self.folder)
-        else:
-            shutil.rmtree(self.temporary, ignore_errors=True)
-        return False
