@@ -92,8 +92,9 @@ class ImageReader:
     """Decodes `paths` to uint8 [C, size, size]; iterate for `DecodedChunk`s, in order.
 
     jobs: worker processes (default: the cores this process may use); with one job or a single
-    chunk everything happens here. largest: the most files in a chunk (default CHUNK). work: see the module's docstring; it must have `for_worker()`
-    (called in each worker before its first chunk). Use as a context manager (or call close)."""
+    chunk everything happens here. largest: the most files in a chunk (default CHUNK). work: see
+    the module's docstring; it must have `for_worker()` (called in each worker before its first
+    chunk). Use as a context manager (or call close)."""
 
     def __init__(self, paths, size, channels, jobs=None, work=None, largest=None):
         self.paths = [os.fspath(p) for p in paths]

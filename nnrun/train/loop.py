@@ -123,7 +123,7 @@ class Trainer:
 
     # ---- the fold
     def run(self):
-        s, task, train = self.s, self.s.task, self.s.spec.train
+        s, train = self.s, self.s.spec.train
         runner = EpochRunner(s, self.stop)
         count = train["epoch-count"]
         patience = train["early-stopping"]
@@ -236,7 +236,7 @@ class Trainer:
 
     # ---- the end
     def _finish(self, outcome):
-        s, task = self.s, self.s.task
+        task = self.s.task
         if not self.main:
             return
         if outcome == "interrupted":
