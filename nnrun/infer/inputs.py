@@ -59,7 +59,7 @@ def mismatch(where, holds, model):
 # ---- sources ---------------------------------------------------------------------------------
 
 class ImageSource:
-    kind = "images"
+    """Image files, decoded (and, on ONNX Runtime, predicted) by a pool of workers."""
 
     def __init__(self, files, names, where=None):
         self.files, self.names = list(files), list(names)
@@ -90,7 +90,7 @@ class ImageSource:
 
 
 class TableSource:
-    kind = "table"
+    """A CSV file of feature rows, read in chunks."""
 
     def __init__(self, path, id_column=None, label_column=None):
         self.path, self.where = Path(path), str(path)
@@ -117,6 +117,8 @@ class TableSource:
 
 
 class DatasetSource:
+    """A split of a prepared dataset: stored values, ids and labels as prepared."""
+
     def __init__(self, path, split=None):
         from nnrun.data.dataset import open_dataset
 
@@ -129,7 +131,6 @@ class DatasetSource:
                 raise UserError(f"{path} has splits {', '.join(names)}; choose one with --split")
         self.count = self.dataset.count(split)  # a UserError names the splits when it is missing
         self.split = split
-        self.kind = self.dataset.kind
         self.where = f"{path} (split {split})"
 
     def __len__(self):
