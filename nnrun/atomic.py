@@ -1,8 +1,8 @@
 """Files and folders that appear whole or not at all: written beside their place, renamed into it."""
 import errno
 import os
+import secrets
 import shutil
-import tempfile
 from contextlib import contextmanager
 
 from nnrun.errors import UserError, os_problem
@@ -10,18 +10,22 @@ from nnrun.errors import UserError, os_problem
 # What writing the output can meet that is no bug: the disk or quota is full, the file system
 # is read-only, or the file would be too large for it.
 FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation below Python's own
 
 
 @contextmanager
 def atomic_file(path, mode="w", newline=""):
     """Open a temporary file beside `path` for writing (mode "w" text, "wb" bytes); it replaces
-    `path` only when the block finishes without an error, and is removed otherwise."""
+    `path` only when the block finishes without an error, and is removed otherwise. The data and
+    the rename reach the disk before the block returns (a power cut leaves the old file or the
+    new one), and the file's permissions are those of any new file (the umask's)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"{path}: the folder {folder} does not exist")
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=folder)
+        temporary, fd = _beside(folder, os.path.basename(path),
+                                lambda name: os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o666))
     except OSError as problem:  # a read-only or full folder: nothing was made
         raise os_problem(problem, path) from None
     try:
@@ -31,6 +35,7 @@ def atomic_file(path, mode="w", newline=""):
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
+        _fsync_folder(folder)
     except BaseException as problem:
         try:
             os.unlink(temporary)
@@ -40,6 +45,33 @@ def atomic_file(path, mode="w", newline=""):
             raise os_problem(problem, path) from None
         raise
 
+
+def _beside(folder, name, create):
+    """(path, create(path)) for a new `.NAME.XXXX.partial` in `folder`; `create` must fail with
+    FileExistsError on a taken name. Made with the mode the umask gives any new file or folder:
+    tempfile's 0600 files and 0700 folders would stay unreadable to other users and tools once
+    renamed into place."""
+    for _ in range(100):
+        temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.partial")
+        try:
+            return temporary, create(temporary)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {folder}")
+
+
+def _fsync_folder(folder):
+    """Make a rename in `folder` durable; where folders cannot be opened (Windows) it is skipped."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 @contextmanager
 def atomic_folder(path, option=None):
@@ -55,7 +87,7 @@ def atomic_folder(path, option=None):
     if not os.path.isdir(parent):
         raise UserError(f"{where}: the folder {parent} does not exist")
     try:
-        temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=parent)
+        temporary, _ = _beside(parent, os.path.basename(path), lambda name: os.mkdir(name, 0o777))
     except OSError as problem:
         raise os_problem(problem, path) from None
     try:

@@ -34,7 +34,6 @@ actually present, so a lying header fails at once instead of allocating.
 import functools
 import hashlib
 import os
-import secrets
 import stat
 import struct
 import sys
@@ -42,6 +41,7 @@ import sys
 import msgpack
 import numpy as np
 
+from nnrun.atomic import atomic_file
 from nnrun.errors import UserError
 from nnrun.lazy import OnFirstUse
 from nnrun.msgpack_layout import Malformed, bin_bounds, ext_bounds, map_entries, object_end
@@ -102,11 +102,8 @@ def write_checkpoint(path, payload):
             + msgpack.packb("payload") + _bin_header(size))
 
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
-        tmp, fd = _create_temp(directory, os.path.basename(path))
-        with os.fdopen(fd, "wb") as f:
+        with atomic_file(path, "wb") as f:
             f.write(head)
             digest, written = hashlib.sha256(), 0
             for part in parts:
@@ -117,44 +114,8 @@ def write_checkpoint(path, payload):
             if written != size:  # a tensor changed shape under us: a bug, not a file to keep
                 raise RuntimeError(f"checkpoint payload changed while being written to {path}")
             f.write(msgpack.packb("sha256") + msgpack.packb(digest.hexdigest()))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
     except OSError as e:
         raise UserError(f"cannot write checkpoint {path}: {e.strerror or e}") from e
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    _fsync_dir(directory)
-
-
-def _create_temp(directory, name):
-    """A new file next to the target (so os.replace is atomic); mode follows the umask."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-        try:
-            return tmp, os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary file in {directory}")
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders; the rename is still done
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _bin_header(n):

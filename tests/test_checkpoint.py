@@ -62,7 +62,7 @@ def assert_user_error(path, match=None, **kwargs):
 
 
 def temp_files(folder):
-    return [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    return [p.name for p in folder.iterdir() if p.name.endswith((".tmp", ".partial"))]
 
 
 # ------------------------------------------------------------------------------------ round trips

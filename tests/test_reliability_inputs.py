@@ -224,6 +224,21 @@ def test_an_atomic_folder_appears_whole_or_not_at_all(tmp_path):
             pass
 
 
+def test_atomic_outputs_get_the_permissions_of_any_new_file(tmp_path):
+    from nnrun.atomic import atomic_file, atomic_folder
+
+    old = os.umask(0o022)
+    try:
+        with atomic_file(tmp_path / "submission.csv") as f:
+            f.write("id,label\n")
+        with atomic_folder(tmp_path / "out"):
+            pass
+    finally:
+        os.umask(old)
+    assert (tmp_path / "submission.csv").stat().st_mode & 0o777 == 0o644  # not tempfile's 0600
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+
+
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
     """A 64 kB tmpfs (root only, and where mounting is allowed); skipped otherwise."""

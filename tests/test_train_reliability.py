@@ -124,12 +124,16 @@ def test_the_first_checkpoint_write_failing_leaves_no_folder(cli, tmp_path, tabl
     """A full disk at the first checkpoint: one line naming the file, no run folder left."""
     import errno
 
-    import nnrun.checkpoint as checkpoint
+    import nnrun.atomic as atomic
     config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, table, epoch_count=2, epoch_size=400, batch_size=40)
 
-    def full(directory, name):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(checkpoint, "_create_temp", full)
+    beside = atomic._beside
+
+    def full(folder, name, create):  # no room for a checkpoint's temporary file
+        if name.endswith(".nnrun"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return beside(folder, name, create)
+    monkeypatch.setattr(atomic, "_beside", full)
     result = cli("train", config, "--run-dir", tmp_path / "run")
     assert result.code == 2 and "Traceback" not in result.output, result
     line = result.stderr.strip().splitlines()[-1]

@@ -95,8 +95,8 @@ def write_json_atomic(path, value):
 
 def remove_stale_temporaries(path):
     """Temporary files of writes killed half-way (kill -9, a power cut) in the run folder `path`:
-    checkpoints' `.NAME.XXXX.tmp`, the other files' `.NAME.XXXX.partial` (nnrun.atomic) and the
-    `NAME.tmp` of older versions. Called with the run's lock held, so no live writer owns them."""
+    `.NAME.XXXX.partial` (nnrun.atomic), and the `.tmp` ones of older versions. Called with the
+    run's lock held, so no live writer owns them."""
     for folder in (path, path / "predictions"):
         if not folder.is_dir():
             continue
