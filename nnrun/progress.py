@@ -5,12 +5,7 @@ import sys
 class _Silent:
     """Stands in for a tqdm bar when none is shown (and spares importing tqdm)."""
 
-    n = 0
-
     def update(self, n=1):
-        pass
-
-    def set_postfix_str(self, text, refresh=True):
         pass
 
     def close(self):
@@ -23,9 +18,14 @@ class _Silent:
         return False
 
 
+def shown(quiet=False):
+    """Whether a bar is drawn: on a terminal, without --quiet."""
+    return not quiet and sys.stderr.isatty()
+
+
 def bar(total, description, quiet=False, unit="img", **tqdm_options):
     """A tqdm bar on stderr (total None: a plain counter), or a silent stand-in."""
-    if quiet or not sys.stderr.isatty():
+    if not shown(quiet):
         return _Silent()
     from tqdm import tqdm
 

@@ -18,7 +18,7 @@ import time
 from nnrun.checkpoint import read_checkpoint
 from nnrun.errors import UserError
 from nnrun.model_io import save_model
-from nnrun.progress import bar
+from nnrun.progress import bar, shown
 from nnrun.train import report
 from nnrun.train.console import Console, StopSignal
 from nnrun.train.distributed import seed_rank_streams
@@ -157,9 +157,10 @@ class Trainer:
         return outcome
 
     def _progress(self, epoch):
+        """The epoch's bar, or None when none is drawn (the step then computes no running loss)."""
         count = self.s.spec.train["epoch-count"]
-        return bar(self.s.epoch_size, f"epoch {epoch}" + (f"/{count}" if count else ""), self.quiet,
-                   unit="sample", unit_scale=True, mininterval=0.2)
+        return bar(self.s.epoch_size, f"epoch {epoch}" + (f"/{count}" if count else ""), unit="sample",
+                   unit_scale=True, mininterval=0.2) if shown(self.quiet) else None
 
     def _one_epoch(self, runner):
         s, task = self.s, self.s.task
@@ -172,7 +173,8 @@ class Trainer:
                 self.hooks["before-epoch"](epoch)
             result = runner.run(epoch, indices, progress, self.observers.progress(self, epoch))
         finally:
-            progress.close()
+            if progress is not None:
+                progress.close()
         if result.interrupted:
             return False
         started = time.perf_counter()
@@ -298,4 +300,3 @@ def load_resume_payload(path):
     if "resume" not in payload or "config" not in payload:
         raise UserError(f"{path}: holds no resume state (is it a best.nnrun?)")
     return payload
-
