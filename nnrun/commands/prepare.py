@@ -228,6 +228,3 @@ def _warn(message):
 
 def _note(message):
     click.echo(message, err=True)
-
-
-

@@ -205,4 +205,3 @@ def _is_number(text):
 
 def first_line(problem):
     return str(problem).strip().splitlines()[0] if str(problem).strip() else type(problem).__name__
-

@@ -154,5 +154,3 @@ def _label_codes(path, column, first_row, seen):
             code = seen[label] = len(seen)
         codes[i] = code
     return codes
-
-

@@ -41,6 +41,5 @@ def torch_module(name, **kwargs):
 def own_module(name, *fields):
     """A builder of nnrun.network.modules.<name>, given the values of these arguments."""
     def make(p, in_shapes):
-        from nnrun.network import modules
         return getattr(modules, name)(*(p[f] for f in fields))
     return simple(make)
