@@ -14,6 +14,9 @@ is the cost of being two (the gradient all-reduce over gloo, and waiting for the
 gloo all-reduce of the same gradient between two bare processes is timed alone, and the load
 average says how much of the machine's cores others were using meanwhile.
 
+One process on half the batch is timed as well: that is one rank's share of the computation, and
+with the all-reduce it bounds the ratio this machine can reach.
+
 Usage: python bench/bench_distributed.py [--repeats 2] [--epochs 3] [--epoch-size 5120]
 Real MNIST from ../shared/data/mnist when present, else synthetic 28x28 images.
 """
@@ -50,10 +53,10 @@ def prepare(folder):
     return folder, "synthetic 28x28"
 
 
-def images_per_second(data, run_dir, nproc, epochs, epoch_size):
+def images_per_second(data, run_dir, nproc, epochs, epoch_size, batch=BATCH):
     command = ["nnrun", "train", str(ROOT / "configs" / "mnist-conv.yaml"), "--set", f"data={data}",
                "--run-dir", str(run_dir), "--quiet", "--set", f"train.epoch-count={epochs}",
-               "--set", f"train.epoch-size={epoch_size}", "--set", f"train.batch-size={BATCH}",
+               "--set", f"train.epoch-size={epoch_size}", "--set", f"train.batch-size={batch}",
                "--set", "train.augmentation=[]", "--set", "train.threads=1", "--set", "train.device=cpu"]
     if nproc > 1:
         command += ["--nproc", str(nproc)]
@@ -105,17 +108,20 @@ def main():
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (the first is not counted)")
     parser.add_argument("--epoch-size", type=int, default=BATCH * 40, help="images per epoch")
     args = parser.parse_args()
-    one, two, loads = [], [], [os.getloadavg()[0]]
+    one, two, half, loads = [], [], [], [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         data, what = prepare(Path(tmp) / "mnist")
         for repeat in range(args.repeats):
             one.append(images_per_second(data, Path(tmp) / f"one-{repeat}", 1, args.epochs, args.epoch_size))
             two.append(images_per_second(data, Path(tmp) / f"two-{repeat}", 2, args.epochs, args.epoch_size))
+            # one rank's share of the work: one process on half the batch
+            half.append(images_per_second(data, Path(tmp) / f"half-{repeat}", 1, args.epochs, args.epoch_size,
+                                          BATCH // 2))
             loads.append(os.getloadavg()[0])
     reduce_seconds, count = allreduce_seconds()
-    a, b = statistics.median(one), statistics.median(two)
+    a, b, h = statistics.median(one), statistics.median(two), statistics.median(half)
     ratio = b / a
-    step_one, step_two = BATCH / a, BATCH / b
+    step_one, step_two, step_half = BATCH / a, BATCH / b, (BATCH // 2) / h
     overhead = step_two - step_one / 2
     print(f"mnist-conv ({what}), batch {BATCH}, 1 thread per process, cores here: {os.cpu_count()}")
     print(f"1 process   {a:8.1f} images/s   runs {[round(v, 1) for v in one]}")
@@ -126,10 +132,15 @@ def main():
           f"(all-reduce of the gradients, waiting for the slower rank, and cores shared with other work: "
           f"load average {min(loads):.1f}..{max(loads):.1f} during the runs)")
     print(f"one gloo all-reduce of the gradient ({count:,} float32, {count * 4 / 2**20:.1f} MiB) alone: "
-          f"{reduce_seconds * 1000:.1f} ms; with two free cores the ratio could reach about "
-          f"{step_one / (step_one / 2 + reduce_seconds):.2f}x")
+          f"{reduce_seconds * 1000:.1f} ms")
+    bound = step_one / (step_half + reduce_seconds)
+    print(f"one rank's share, one process on batch {BATCH // 2}: {step_half * 1000:.1f} ms a step "
+          f"(not half of {step_one * 1000:.1f} ms: a one-thread convolution is less efficient on a smaller "
+          f"batch, and every rank still runs the whole optimizer step); that share plus the all-reduce "
+          f"bounds the ratio at {bound:.2f}x on two otherwise idle cores")
     print(json.dumps({"one-process": round(a, 1), "two-processes": round(b, 1), "ratio": round(ratio, 3),
                       "overhead-ms-per-step": round(overhead * 1000, 2), "data": what,
+                      "half-batch-step-ms": round(step_half * 1000, 2), "bound": round(bound, 3),
                       "allreduce-ms": round(reduce_seconds * 1000, 2), "gradient-floats": count,
                       "load-average": [round(v, 2) for v in loads]}))
 
