@@ -99,6 +99,19 @@ def test_csv_and_table_formats(ckpt, tmp_path):
     assert len(out.read_text().splitlines()) == 12
 
 
+def test_the_output_files_suffix_picks_the_format(ckpt, tmp_path):
+    folder = ckpt["three"].parent / "photos" / "green"
+    infer(ckpt["three"], folder, "-o", tmp_path / "out.CSV")
+    rows = list(csv.reader(io.StringIO((tmp_path / "out.CSV").read_text())))
+    assert rows[0] == ["input", "classification", "p(blue)", "p(green)", "p(red)"] and len(rows) == 13
+    infer(ckpt["three"], folder, "-o", tmp_path / "out.json")
+    assert all(json.loads(line)["classification"] == "green"
+               for line in (tmp_path / "out.json").read_text().splitlines())
+    # an explicit --format wins over the suffix
+    infer(ckpt["three"], folder, "-o", tmp_path / "asked.csv", "--format", "jsonl")
+    assert json.loads((tmp_path / "asked.csv").read_text().splitlines()[0])["classification"] == "green"
+
+
 def test_top_k_keeps_the_most_probable_classes_in_order(ckpt):
     got = records(ckpt["three"], ckpt["three"].parent / "photos" / "red", "--top-k", "2")
     for r in got:

@@ -3,6 +3,8 @@
 A thin wrapper: options -> InferOptions (one field per option) -> nnrun.infer.run.run_infer. Imports stay light here
 (no torch, no numpy) so start-up is quick; on the CPU the network runs on ONNX Runtime, without torch.
 """
+from pathlib import PurePath
+
 import click
 
 from nnrun.commands.options import POSITIVE, THRESHOLD, run_options
@@ -11,8 +13,9 @@ from nnrun.commands.options import POSITIVE, THRESHOLD, run_options
 @click.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv", "table"]), default="jsonl",
-              show_default=True, help="JSON lines (json is the same), CSV, or an aligned table.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv", "table"]), default=None,
+              help="JSON lines (json is the same), CSV, or an aligned table [default: from the -o file's "
+                   "suffix (.csv, .json, .jsonl), else jsonl].")
 @click.option("--output", "-o", "out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write to FILE (atomically) instead of standard output.")
 @THRESHOLD
@@ -38,5 +41,13 @@ def infer(checkpoint, inputs, **settings):
     """
     from nnrun.infer.run import InferOptions, run_infer
 
+    if settings["fmt"] is None:
+        settings["fmt"] = format_of(settings["out"])
     run_infer(checkpoint, list(inputs), InferOptions(**settings),
               warn=lambda message: click.echo(f"warning: {message}", err=True))
+
+
+def format_of(out):
+    """The format an output file's name asks for: `-o predictions.csv` means CSV."""
+    suffix = PurePath(out).suffix.lower().lstrip(".") if out else ""
+    return suffix if suffix in ("csv", "json", "jsonl") else "jsonl"
