@@ -83,27 +83,38 @@ def as_table(rows, columns=COLUMNS):
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in cells)
 
 
-def as_csv(rows):
+def as_csv(rows, columns=COLUMNS):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     for r in rows:
-        writer.writerow(["" if r.get(c) is None else r.get(c) for c in COLUMNS])
+        writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
     return out.getvalue().rstrip("\n")
 
 
-def as_json(rows):
-    return json.dumps([{c: r.get(c) for c in COLUMNS} for r in rows], indent=2)
+def as_json(rows, columns=COLUMNS):
+    return json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2)
 
 
 def flatten(value, prefix=""):
-    """{"train": {"batch-size": 100}} -> {"train.batch-size": 100}; lists stay whole values."""
+    """{"train": {"batch-size": 100}} -> {"train.batch-size": 100}. A list of layers (maps, and
+    names such as "relu") is opened by position, "network.9.linear->relu", so two networks
+    differ in the layers that differ rather than in one line holding both whole networks; other
+    lists ([5, 0, 1, 20], [28, 28, 1, {id: data}]) stay one value."""
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value) \
+            and all(isinstance(item, (dict, str)) for item in value):
+        value = {str(n): item for n, item in enumerate(value)}
     if isinstance(value, dict) and value:
         flat = {}
         for key, item in value.items():
             flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
         return flat
     return {prefix: value}
+
+
+def _key_order(key):
+    """network.2 before network.10: positions compare as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in key.split(".")]
 
 
 def _shown(value):
@@ -115,7 +126,7 @@ def diff_text(a, b):
     left, right = flatten(a.config), flatten(b.config)
     names = (str(a.path), str(b.path))
     rows = [("config key", *names)]
-    for key in sorted(set(left) | set(right)):
+    for key in sorted(set(left) | set(right), key=_key_order):
         if left.get(key, "<absent>") != right.get(key, "<absent>"):
             rows.append((key, _shown(left.get(key, "<absent>")), _shown(right.get(key, "<absent>"))))
     if len(rows) == 1:

@@ -58,6 +58,26 @@ BAD = [
     ("sweep:\n  sampler: grid\n  parameters:\n    network.2.dropout: {uniform: [0.5, 1.0]}\n",
      "sweep.parameters.network.2.dropout: the grid sampler takes choice and int parameters"),
     ("sweep: [1, 2]\n", "sweep: must be a map"),
+    ("sweep:\n  trials: ten\n  parameters:\n" + GOOD_PARAMETER, "sweep.trials: must be a whole number, got str 'ten'"),
+    ("sweep:\n  seed: -1\n  parameters:\n" + GOOD_PARAMETER, "sweep.seed: must be ≥ 0"),
+    ("sweep:\n  direction: up\n  parameters:\n" + GOOD_PARAMETER, "sweep.direction: must be one of"),
+    ("sweep:\n  pruner: {type: median, startup: 3}\n  parameters:\n" + GOOD_PARAMETER,
+     'sweep.pruner: unknown key "startup" (did you mean "startup-trials"?)'),
+    ("sweep:\n  parameters: [train.batch-size]\n", "sweep.parameters: must be a map of dotted config paths"),
+    # a layer's own arguments are checked for every value before any trial, as --set's are
+    ("sweep:\n  parameters:\n    network.2.dropout: {uniform: [0.5, 2.0]}\n",
+     "sweep.parameters.network.2.dropout: uniform value 2.0 does not fit: network[2] (dropout): probability is "
+     "the KEEP probability, in (0, 1]"),
+    ("sweep:\n  parameters:\n    network.1.linear->relu: {int: [0, 30]}\n",
+     "sweep.parameters.network.1.linear->relu: int value 0 does not fit: network[1] (linear->relu): output-size "
+     "must be a whole number ≥ 1, got 0"),
+    ("sweep:\n  parameters:\n    network.2: {choice: [{dropout: 0.5}, {dropout: 3}]}\n",
+     "sweep.parameters.network.2: choice value {'dropout': 3} does not fit: network[2] (dropout)"),
+    ("sweep:\n  parameters:\n    network.2: {choice: [{dropout: 0.5}, {dropuot: 0.5}]}\n",
+     'sweep.parameters.network.2: choice value {\'dropuot\': 0.5} does not fit: network[2]: unknown layer "dropuot"'),
+    # and each dataset a value names
+    ("sweep:\n  parameters:\n    data.path: {choice: [somewhere, nowhere]}\n",
+     "sweep.parameters.data.path: choice value 'nowhere' does not fit: nowhere"),
 ]
 
 

@@ -1,6 +1,8 @@
 """`nnrun sweep` end to end on `nnrun prepare demo fraud` data with tiny epochs: trials as run
 folders, the study, best.yaml, failed and pruned trials, two jobs, Ctrl-C / SIGKILL and --resume."""
+import csv
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -83,6 +85,8 @@ def test_six_trials_best_first_and_best_yaml_retrains(cli, fraud, tmp_path):
         assert best_of(run)["f-beta"] == trial.value
         assert json.loads((run / "trial.json").read_text())["trial"] == trial.number
         assert f"batch-size: {trial.params['train.batch-size']}" in (run / "config.yaml").read_text()
+        # what the run records as its command goes on with the sweep, as with --jobs J
+        assert json.loads((run / "run.json").read_text())["command"] == f"nnrun sweep --resume {sweep}"
     best = max(study.trials, key=lambda t: t.value)
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("trial  state"))
@@ -94,7 +98,12 @@ def test_six_trials_best_first_and_best_yaml_retrains(cli, fraud, tmp_path):
     assert best_of(again)["f-beta"] == best.value
     listed = cli("runs", sweep, "--format", "csv").stdout.splitlines()
     assert listed[1].startswith(f"trial-{best.number:04d},") and len(listed) == 7  # best first
+    rows = list(csv.DictReader(listed))  # with the values each trial was given
+    assert float(rows[0]["train.optimizer.learning-rate"]) == best.params["train.optimizer.learning-rate"]
+    assert int(rows[0]["train.batch-size"]) == best.params["train.batch-size"]
+    assert float(rows[0]["network.2.dropout"]) == best.params["network.2.dropout"]
     table = cli("runs", sweep).stdout.splitlines()
+    assert table[0].split()[-3:] == ["train.optimizer.learning-rate", "train.batch-size", "network.2.dropout"]
     assert table[-2] == (f"best trial: trial-{best.number:04d} (f-beta {best.value:.6g}); checkpoint: "
                          f"{sweep / f'trial-{best.number:04d}' / 'best.nnrun'}")
     assert table[-1] == f"best config: {sweep / 'best.yaml'}"
@@ -132,6 +141,11 @@ def test_storage_mistakes_leave_nothing(cli, fraud, tmp_path):
     assert other.code == 2 and "study 's' at " in other.stderr and "is maximized, but this sweep would minimize loss" \
         in other.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+    # a second sweep folder on the study, with its trials all run: its best is in the first folder
+    joined = cli("sweep", config, "--sweep-dir", tmp_path / "d", "--storage", shared, "--study", "s")
+    assert joined.code == 0 and "1 done or running" in joined.stdout, joined
+    assert f"best checkpoint: {tmp_path / 'b' / 'trial-0000' / 'best.nnrun'}" in joined.stdout
+    assert f"Its checkpoint: {tmp_path / 'b' / 'trial-0000' / 'best.nnrun'}" in (tmp_path / "d" / "best.yaml").read_text()
 
 
 def test_non_finite_loss_prunes(cli, fraud, tmp_path):
@@ -146,11 +160,70 @@ def test_non_finite_loss_prunes(cli, fraud, tmp_path):
     (trial,) = load(tmp_path / "s").trials
     assert trial.state.name == "PRUNED" and "the loss is nan" in trial.user_attrs["reason"]
     assert "no trial completed: no best.yaml" in result.stdout
+    moved = (tmp_path / "s").rename(tmp_path / "copy")  # its study.db lost: a one-line error, no empty study made
+    (moved / "study.db").rename(tmp_path / "study.db")
+    lost = cli("sweep", "--resume", moved)
+    assert lost.code == 2 and f"{moved}: study.db is missing" in lost.stderr and not (moved / "study.db").exists()
+    (tmp_path / "study.db").rename(moved / "study.db")
+    moved.rename(tmp_path / "s")
     info = json.loads((tmp_path / "s" / "sweep.json").read_text())  # the dataset has gone since
     info["config"]["data"] = str(tmp_path / "gone")
     (tmp_path / "s" / "sweep.json").write_text(json.dumps(info))
     again = cli("sweep", "--resume", tmp_path / "s", "--trials", "2")
     assert again.code == 2 and f"{tmp_path / 'gone'}" in again.stderr and len(load(tmp_path / "s").trials) == 1
+
+
+def test_the_median_pruner_stops_poor_trials_on_their_epoch_metrics(cli, fraud, tmp_path):
+    section = """\
+  sampler: grid
+  pruner: {type: median, startup-trials: 1}
+  parameters:
+    train.optimizer.learning-rate: {choice: [1.0e-2, 1.0e-7, 3.0e-3, 1.0e-6]}
+"""
+    config = write_config(tmp_path / "p.yaml", fraud, section, epoch_size=2000)
+    result = cli("sweep", config, "--sweep-dir", tmp_path / "s", "--set", "train.epoch-count=3")
+    assert result.code == 0, result
+    study = load(tmp_path / "s")
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert pruned and len(pruned) + states(study).count("COMPLETE") == 4
+    for trial in pruned:
+        epoch = max(trial.intermediate_values)
+        assert trial.user_attrs["reason"] == f"pruned after epoch {epoch}" and epoch < 3
+        earlier = [t.intermediate_values[epoch] for t in study.trials
+                   if t.state.name == "COMPLETE" and t.number < trial.number]
+        assert trial.intermediate_values[epoch] < sorted(earlier)[len(earlier) // 2]  # below their median
+        run = tmp_path / "s" / f"trial-{trial.number:04d}"
+        assert json.loads((run / "status.json").read_text())["state"] == "stopped"
+        assert len((run / "metrics.jsonl").read_text().splitlines()) == epoch
+
+
+def test_a_trial_failing_on_its_dataset_names_the_trial(cli, fraud, tmp_path):
+    """An input width is a fine value on its own; the trial that gives it finds it does not fit
+    the dataset, and says which trial of which config."""
+    section = """\
+  sampler: grid
+  parameters:
+    network.0.input.width: {choice: [29, 30]}
+"""
+    config = write_config(tmp_path / "w.yaml", fraud, section)
+    result = cli("sweep", config, "--sweep-dir", tmp_path / "s")
+    assert result.code == 0, result
+    (failed,) = [t for t in load(tmp_path / "s").trials if t.state.name == "FAIL"]
+    assert failed.user_attrs["reason"].startswith(f"w.yaml trial {failed.number}: network[0] (input")
+    assert "takes 30 values" in failed.user_attrs["reason"]
+
+
+def test_dataset_choices_are_kept_as_absolute_paths(fraud, tmp_path, monkeypatch):
+    """A swept dataset path means the same folder when the sweep is resumed from elsewhere."""
+    from nnrun.sweep.setup import new_sweep_info
+
+    link = tmp_path / "also-fraud"
+    link.symlink_to(fraud)
+    monkeypatch.chdir(tmp_path)
+    section = "  parameters:\n    data.path: {choice: [also-fraud, %s]}\n" % fraud
+    info = new_sweep_info(write_config(tmp_path / "d.yaml", "also-fraud", section), [])
+    assert info["config"]["data"] == str(fraud)
+    assert info["config"]["sweep"]["parameters"]["data.path"] == {"choice": [str(link), str(fraud)]}
 
 
 def test_the_pruner_stops_a_trial_as_ctrl_c_would():
@@ -183,13 +256,24 @@ def test_the_pruner_stops_a_trial_as_ctrl_c_would():
     assert late.stop.requested == "sweep stopping"
 
 
+GRID = """\
+  sampler: grid
+  pruner: none
+  parameters:
+    train.optimizer.learning-rate: {choice: [1.0e-3, 3.0e-3]}
+    train.batch-size: {choice: [64, 128]}
+"""
+
+
 def test_two_jobs_never_share_a_folder_and_keep_the_study_whole(cli, fraud, tmp_path):
-    config = write_config(tmp_path / "j.yaml", fraud, trials=4)
+    config = write_config(tmp_path / "j.yaml", fraud, GRID)
     sweep = tmp_path / "s"
     result = cli("sweep", config, "--sweep-dir", sweep, "--jobs", "2")
     assert result.code == 0, result
     study = load(sweep)
     assert states(study) == ["COMPLETE"] * 4
+    points = {(t.params["train.optimizer.learning-rate"], t.params["train.batch-size"]) for t in study.trials}
+    assert len(points) == 4  # both jobs walk one grid: each point once
     folders = sorted(sweep.glob("trial-*"))
     assert [f.name for f in folders] == [f"trial-{n:04d}" for n in range(4)]
     pids = set()
@@ -281,6 +365,25 @@ def test_sigkill_then_resume_loses_nothing(fraud, tmp_path):
     assert result.code == 0, result
     assert f"trials {running} were left running by a sweep that was killed" in result.stdout
     assert [t.number for t in _check_resumed(sweep, 3)] == [running]
+
+
+def test_a_killed_job_leaves_its_trial_interrupted_and_queued(fraud, tmp_path):
+    """The out-of-memory killer ends one job with SIGKILL: its trial does not stay marked running;
+    the other job goes on, and the sweep says it is short and how to go on."""
+    config = write_config(tmp_path / "k.yaml", fraud, trials=3, epoch_size=10000)
+    sweep = tmp_path / "s"
+    process = _start(config, sweep, "--set", "train.epoch-count=6", "--jobs", "2")
+    running = _wait_for_running_after_complete(sweep, process)
+    job = json.loads((sweep / f"trial-{running:04d}" / "status.json").read_text())["pid"]
+    os.kill(job, signal.SIGKILL)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 1, output
+    assert "was ended by SIGKILL" in output and f"trial {running}, left running: recorded as interrupted" in output
+    assert f"error: the sweep is short of its trials: go on with nnrun sweep --resume {sweep}" in output
+    study = load(sweep)
+    killed = {t.number: t for t in study.trials}[running]
+    assert killed.state.name == "FAIL" and killed.user_attrs["interrupted"] == "killed"
+    assert "RUNNING" not in states(study) and states(study).count("WAITING") == 1
 
 
 @pytest.mark.slow

@@ -37,13 +37,20 @@ def runs(folder, sort_key, fmt, diff):
         for warning in summary.warnings:
             click.echo(f"warning: {warning}", err=True)
         rows.append(runs_table.run_row(summary, root))
-    from nnrun.sweep.folder import is_sweep, runs_view
-    closing = None
-    if sort_key is None and is_sweep(root):  # a sweep's trials: best first, by the metric that judged them
-        sort_key, closing = runs_view(root, rows)
-    rows = runs_table.sort_rows(rows, sort_key)
-    show = {"table": runs_table.as_table, "csv": runs_table.as_csv, "json": runs_table.as_json}[fmt]
-    click.echo(show(rows))
-    if closing is not None and fmt == "table":
-        for line in closing(rows):
+    from nnrun.sweep.folder import is_sweep
+
+    view = None
+    if is_sweep(root):  # a sweep's trials: their swept values too, best first by the metric that judged them
+        from nnrun.sweep.listing import TrialsView
+
+        view = TrialsView(root, rows)
+    closing = view is not None and sort_key is None
+    rows = runs_table.sort_rows(rows, view.metric if closing else sort_key)
+    columns = view.columns if view is not None else runs_table.COLUMNS
+    if fmt == "table":
+        click.echo(runs_table.as_table(view.cells(rows) if view is not None else rows, columns))
+    else:
+        click.echo({"csv": runs_table.as_csv, "json": runs_table.as_json}[fmt](rows, columns))
+    if closing and fmt == "table":
+        for line in view.closing(rows):
             click.echo(line)

@@ -92,8 +92,8 @@ def sweep(config, overrides, trials, jobs, storage, study_name, sweep_dir, resum
 def _run(folder, parameters, jobs, study):
     from nnrun.sweep import study as studies
     from nnrun.sweep import summary
-    from nnrun.sweep.jobs import run_children
-    from nnrun.sweep.worker import run_jobs_share
+    from nnrun.sweep.jobs import killed, run_children
+    from nnrun.sweep.worker import recorded_as_resume, run_jobs_share
 
     info, settings = folder.info, folder.info["settings"]
     pruner = settings["pruner"]["type"]
@@ -101,14 +101,16 @@ def _run(folder, parameters, jobs, study):
                f"{settings['sampler']} sampler, {pruner} pruner, {jobs} job{'s' if jobs > 1 else ''}; "
                f"{studies.counted(study)} done or running\n"
                f"sweep folder: {folder.path}\nstudy: {info['study']} in {studies.without_password(folder.storage_url)}")
-    mistake = False
+    mistake = short = False
     if jobs == 1:
-        outcomes, stopped = run_jobs_share(folder, parameters)
+        with recorded_as_resume(folder):
+            outcomes, stopped = run_jobs_share(folder, parameters)
         bug = any(o.bug for o in outcomes)
     else:
         stopped, codes = run_children(folder, jobs)
         mistake = 2 in codes  # a job's one-line error is above
-        bug = any(code not in (0, 2, 130) for code in codes)
+        bug = any(code not in (0, 2, 130) for code in codes if code >= 0)
+        short = _after_killed_jobs(study, folder, killed(codes))
     rows, lines = summary.report(study, folder, parameters)
     if rows:
         click.echo(rows)
@@ -119,6 +121,27 @@ def _run(folder, parameters, jobs, study):
         sys.exit(130)
     if mistake:
         sys.exit(2)
+    if short:
+        click.echo(f"error: the sweep is short of its trials: go on with nnrun sweep --resume {folder.path}", err=True)
+        sys.exit(1)
     if bug:
         click.echo("error: a trial failed with an unexpected error (its traceback is above)", err=True)
         sys.exit(1)
+
+
+def _after_killed_jobs(study, folder, lost):
+    """Jobs that a signal ended (`lost`: [(slot, signal name)]) left their trials marked running:
+    record those as --resume would, right away, so the table and the study say what happened.
+    Returns whether the sweep is short of its trials for it."""
+    from nnrun.sweep import study as studies
+
+    if not lost:
+        return False
+    for slot, name in lost:
+        click.echo(f"job {slot} was ended by {name} (out of memory?)", err=True)
+    stale = studies.recover_stale(study, own=folder.own_study)
+    if stale:
+        one = len(stale) == 1
+        click.echo(f"trial{'' if one else 's'} {', '.join(str(n) for n in stale)}, left running: recorded as "
+                   f"interrupted, {'its' if one else 'their'} values queued again", err=True)
+    return studies.counted(study) < folder.info["trials"]

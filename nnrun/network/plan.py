@@ -163,6 +163,15 @@ def parse_layer(entry, index):
     return Call(index, lookup(name).name, positional, dict(keywords))
 
 
+def check_layer(entry, index):
+    """One layer entry on its own: its name and its arguments, with no shapes or connections.
+    What a single layer's value can be wrong about by itself (a keep probability of 2, a width of
+    0), which `nnrun sweep` checks before any trial, while a shape that no longer fits may be
+    fixed by another swept value. UserError with the layer's place."""
+    call = parse_layer(entry, index)
+    _bind(call, REGISTRY[call.name])
+
+
 def _parse_map(entry, where):
     names = [k for k in entry if isinstance(k, str) and lookup(k) is not None]
     if len(names) != 1:

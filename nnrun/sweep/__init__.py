@@ -11,6 +11,7 @@ with a relational study (SQLite in the sweep folder by default).
     worker.py    the loop that asks for trials and runs them (in-process, or one process a job)
     jobs.py      --jobs J: the job processes, their threads, signals passed on, lines relayed
     summary.py   the table of trials, sorted by the metric, and the best trial
+    listing.py   `nnrun runs SWEEP`: the trials as runs, with their swept values
 
 Only the command and the workers import Optuna: checking a config's sweep section does not.
 """

@@ -115,27 +115,3 @@ class SweepFolder:
 
 def is_sweep(path):
     return (Path(path) / SWEEP).is_file()
-
-
-def runs_view(root, rows):
-    """`nnrun runs SWEEP`: (the metric that judged the trials, to sort by; a function giving the
-    closing lines once the rows are sorted: the best trial, its checkpoint, best.yaml)."""
-    try:
-        metric = json.loads((Path(root) / SWEEP).read_text()).get("metric")
-    except (OSError, ValueError, AttributeError):
-        metric = None
-    if not any(row.get(metric) is not None for row in rows):
-        metric = rows[0]["metric"]
-
-    def closing(sorted_rows):
-        # the best trial that trained to its end: a pruned or interrupted one stopped early
-        top = next((row for row in sorted_rows if row.get("status") in ("finished", "early-stopped")
-                    and row.get(metric) is not None), None)
-        if top is None:
-            return []
-        lines = [f"best trial: {top['name']} ({metric} {top[metric]:.6g}); checkpoint: "
-                 f"{Path(root) / top['name'] / 'best.nnrun'}"]
-        if (Path(root) / BEST_CONFIG).is_file():
-            lines.append(f"best config: {Path(root) / BEST_CONFIG}")
-        return lines
-    return metric, closing

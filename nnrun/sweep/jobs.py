@@ -58,3 +58,17 @@ def run_children(folder, jobs):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
     return bool(stopped) or any(code == 130 for code in codes), codes
+
+
+def killed(codes):
+    """[(slot, signal name)] of the jobs that a signal ended without their own say (SIGKILL from
+    the out-of-memory killer, say): the trial such a job ran is still marked running."""
+    out = []
+    for slot, code in enumerate(codes):
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            out.append((slot, name))
+    return out

@@ -2,6 +2,7 @@
 and its sweep section, the parameters against the config, the dataset against the network (the
 same check `nnrun train` makes), and the metric the trials are judged by."""
 import datetime
+import os
 from pathlib import Path
 
 from nnrun.config.read import apply_overrides
@@ -13,15 +14,33 @@ from nnrun.sweep.space import check_parameters, grid_size, grid_space, override_
 POSITIVE_METRICS = ("f-beta", "precision", "recall", "average-precision")
 
 
+# Swept keys whose choices name files: a dataset folder (or a data map with its path), a checkpoint.
+PATH_PARAMETERS = ("data", "data.path", "train.init-from")
+
+
+def _absolute(value):
+    if isinstance(value, str):  # as written, links kept: two links to one folder stay two choices
+        return os.path.abspath(os.path.expanduser(value))
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        return {**value, "path": _absolute(value["path"])}
+    return value
+
+
 def _absolute_paths(raw, spec):
-    """The dataset and init-from paths made absolute, so a resumed sweep (or a trial) started
-    from another folder reads the same files."""
+    """The dataset and init-from paths made absolute, the config's and those a sweep chooses
+    from alike, so a resumed sweep (or a trial) started from another folder reads the same files."""
     sets = []
     if spec.data.get("path"):
         sets.append(override_text("data", str(Path(spec.data["path"]).expanduser().resolve())))
     if spec.train.get("init-from"):
         sets.append(override_text("train.init-from", str(Path(spec.train["init-from"]).expanduser().resolve())))
-    return apply_overrides(raw, sets)
+    out = apply_overrides(raw, sets)
+    parameters = (out.get("sweep") or {}).get("parameters") or {}
+    for path in PATH_PARAMETERS:
+        given = parameters.get(path)
+        if isinstance(given, dict) and isinstance(given.get("choice"), list):
+            parameters[path] = {"choice": [_absolute(value) for value in given["choice"]]}
+    return out
 
 
 def checked_task(spec, source):
@@ -69,9 +88,12 @@ def new_sweep_info(config, overrides, trials=None):
     if raw.get("sweep") is None:
         raise UserError(f"{config}: no sweep section: say which keys to vary and over what "
                         "(sweep: {parameters: {train.batch-size: {choice: [64, 128]}}}; see docs/sweep.md)")
-    settings = sweep_section(raw["sweep"])
+    check_parameters(sweep_section(raw["sweep"])["parameters"], raw, config)  # values as the user wrote them
     raw = _absolute_paths(raw, spec)
-    check_parameters(settings["parameters"], raw, config)
+    try:
+        settings = sweep_section(raw["sweep"])
+    except UserError as mistake:  # two choices that name one file (fraud and ./fraud)
+        raise UserError(f"{config}: {mistake}") from None
     if settings["sampler"] == "grid":
         size = grid_size(grid_space(settings["parameters"], config))
     else:

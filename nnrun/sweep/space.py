@@ -14,6 +14,7 @@ one-line reason while the sweep goes on.
 """
 import copy
 import json
+from pathlib import Path
 
 import yaml
 
@@ -82,13 +83,36 @@ def check_parameters(parameters, raw, source):
             hint = did_you_mean(keys[-1], near) if isinstance(near, dict) else ""
             raise UserError(f"{where}: no such key in the config{hint}")
         for value in test_values(spec):
-            try:
-                trial = set_values(raw, {path: value})
-                validate_map(trial, TOP_LEVEL, "")
-            except UserError as mistake:
-                raise UserError(f"{where}: {spec['kind']} value {value!r} does not fit: {mistake}") from None
             if keys[0] == "network":
                 _same_kind(where, spec["kind"], value, existing)
+            try:
+                trial = set_values(raw, {path: value})
+                sections = validate_map(trial, TOP_LEVEL, "")
+                _fits_on_its_own(keys, trial, sections, resolved)
+            except UserError as mistake:
+                raise UserError(f"{where}: {spec['kind']} value {value!r} does not fit: {mistake}") from None
+
+
+def _fits_on_its_own(keys, trial, sections, base):
+    """What a value can be wrong about by itself, beyond its key's own rules: the arguments of
+    the layer it changes, and the dataset it names. Shapes are left to the trials: a layer size
+    that does not fit with the config's other values may fit with another swept one."""
+    from nnrun.config.auto_input import auto_input_indices
+    from nnrun.network.plan import check_layer
+
+    if keys[0] == "network":
+        network = trial.get("network")
+        if not isinstance(network, list):
+            raise UserError("network: must be a non-empty list of layers")
+        auto = set(auto_input_indices(network))  # their width comes from the dataset, when a trial starts
+        touched = [keys[1]] if len(keys) > 1 and isinstance(keys[1], int) else range(len(network))
+        for index in touched:
+            if index not in auto:
+                check_layer(network[index], index)
+    elif keys[0] == "data" and sections["data"]["path"] != base["data"]["path"]:
+        from nnrun.data.dataset import open_dataset
+
+        open_dataset(Path(sections["data"]["path"]).expanduser())
 
 
 def test_values(spec):

@@ -13,6 +13,7 @@ import socket
 
 from nnrun.errors import UserError
 from nnrun.runs import pid_alive
+from nnrun.sweep.folder import STUDY
 
 HOST = socket.gethostname()
 
@@ -27,12 +28,14 @@ def load_optuna():
 def make_sampler(settings, parameters, slot=0, known=0):
     """The sampler of sweep.json's settings. Each job seeds its own, from the sweep's seed, its
     slot and the trials the study already holds (`known`), so two jobs, or a resumed sweep and
-    the run before it, do not draw the same random points again."""
+    the run before it, do not draw the same random points again. The grid is the exception: it
+    shuffles its points by its seed and records each trial's point as an index into that order,
+    so every job and every resume must shuffle alike, or two of them take one point twice."""
     optuna = load_optuna()
-    seed = (settings["seed"] * 1_000_003 + slot * 10_007 + known) % 2**32
     if settings["sampler"] == "grid":
         from nnrun.sweep.space import grid_space
-        return _grid_class()(grid_space(parameters, "sweep"), seed=seed)
+        return _grid_class()(grid_space(parameters, "sweep"), seed=settings["seed"] % 2**32)
+    seed = (settings["seed"] * 1_000_003 + slot * 10_007 + known) % 2**32
     if settings["sampler"] == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
@@ -84,6 +87,9 @@ def open_study(folder, parameters, slot=0, create=False):
     """The sweep's study (created when `create`, joined when another machine made it first)."""
     optuna = load_optuna()
     info, url = folder.info, folder.storage_url
+    if folder.own_study and not create and not (folder.path / STUDY).is_file():
+        # SQLite would make an empty database there, and then find no study in it
+        raise UserError(f"{folder.path}: {STUDY} is missing: the sweep's study is gone (its trial folders stay)")
     try:
         if create:
             study = optuna.create_study(storage=storage(url), study_name=info["study"],

@@ -3,9 +3,11 @@ failed, interrupted, running), the best trial's config as SWEEP/best.yaml (ready
 `nnrun train`) and the best checkpoint's path.
 
 Rows come from the study, so a study shared by several machines shows every machine's trials;
-a trial's run folder is named when it is in this sweep folder.
+a trial's run folder is named when it is on this machine (in this sweep folder, or in another
+that shares the study).
 """
 import json
+from pathlib import Path
 
 from nnrun import runs_table
 from nnrun.sweep import study as studies
@@ -22,21 +24,37 @@ def _state(trial):
 
 
 def trial_rows(study, folder, parameters):
-    """One dict per trial: trial, state, the metric, epoch (best), wall, each parameter, where."""
+    """One dict per trial: trial, state, the metric, epoch (best), wall, each parameter, where,
+    run (its run folder on this machine, or None)."""
     metric = folder.info["metric"]
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        path = folder.trial_path(trial.number)
+        run = run_folder(trial, folder)
+        best = _best_epoch(run)
+        figure = trial.value
+        if figure is None:  # pruned or stopped: shown, like a complete one, at its best epoch
+            figure = best.get(metric) if best.get(metric) is not None else _last_reported(trial)
         wall = None
         if trial.datetime_start and trial.datetime_complete:
             wall = (trial.datetime_complete - trial.datetime_start).total_seconds()
         row = {"trial": f"{trial.number:04d}", "number": trial.number, "state": _state(trial),
-               metric: trial.value if trial.value is not None else _last_reported(trial),
-               "epoch": _best_epoch(path), "wall": wall, "values": decoded(parameters, _params(trial)),
-               "where": _where(trial, path)}
+               metric: figure, "epoch": best.get("epoch"), "wall": wall,
+               "values": decoded(parameters, _params(trial)), "where": _where(trial, run, folder), "run": run}
         row.update({key: shown(value) for key, value in row["values"].items()})
         rows.append(row)
     return sort_trials(rows, metric, folder.info["direction"])
+
+
+def run_folder(trial, folder):
+    """The trial's run folder on this machine: in this sweep folder, or, in a study shared with
+    another sweep folder here, where the job that ran it said; None when there is none here."""
+    path = folder.trial_path(trial.number)
+    if path.is_dir():
+        return path
+    recorded = trial.user_attrs.get("run")
+    if recorded and trial.user_attrs.get("host") == studies.HOST and Path(recorded).is_dir():
+        return Path(recorded)
+    return None
 
 
 def _params(trial):
@@ -44,12 +62,14 @@ def _params(trial):
     return trial.params or trial.system_attrs.get("fixed_params") or {}
 
 
-def _where(trial, path):
-    """The trial's run folder and, when it did not complete, why; a trial of another machine
-    sharing the study says which."""
+def _where(trial, run, folder):
+    """The trial's run folder (its name when in this sweep folder) and, when it did not complete,
+    why; a trial of another machine sharing the study says which."""
     attrs = trial.user_attrs
-    where = [path.name] if path.is_dir() else []
-    if not where and attrs.get("host") not in (None, studies.HOST):
+    where = []
+    if run is not None:
+        where.append(run.name if run.parent == folder.path else str(run))
+    elif attrs.get("host") not in (None, studies.HOST):
         where.append(f"on {attrs['host']}")
     reason = attrs.get("reason") or attrs.get("interrupted")
     if reason:
@@ -62,13 +82,13 @@ def _last_reported(trial):
     return steps[max(steps)] if steps else None
 
 
-def _best_epoch(path):
-    if not path.is_dir():
-        return None
-    from nnrun.runs import read_run
+def _best_epoch(run):
+    """The run's best epoch record ({} when there is no run folder or no epoch yet)."""
+    from nnrun.runs import is_run, read_run
 
-    best = read_run(path).best
-    return best.get("epoch") if best else None
+    if run is None or not is_run(run):  # killed before the run wrote its first file
+        return {}
+    return read_run(run).best or {}
 
 
 def sort_trials(rows, metric, direction):
@@ -96,7 +116,7 @@ def write_best(folder, row):
 
     spec = trial_spec(folder.info["config"], row["values"], folder.info, row["number"])
     metric = folder.info["metric"]
-    checkpoint = folder.trial_path(row["number"]) / "best.nnrun"
+    checkpoint = (row["run"] or folder.trial_path(row["number"])) / "best.nnrun"
     header = [f"The best trial of the sweep in {folder.path}: trial {row['number']}, "
               f"{metric} {row[metric]:.6g}" + (f" at epoch {row['epoch']}" if row.get("epoch") else ""),
               "Its values: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in row["values"].items())]

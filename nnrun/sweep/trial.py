@@ -54,6 +54,13 @@ def _non_finite(mistake):
     return isinstance(mistake.__context__, NonFiniteLoss)
 
 
+def _named(mistake, source):
+    """A trial's one-line reason, naming the trial as a mistake in its config does: the checks
+    made as the run starts (the dataset against the network) name only their place."""
+    text = str(mistake)
+    return text if text.startswith(f"{source}:") else f"{source}: {text}"
+
+
 class Outcome:
     def __init__(self, number, state, values, value=None, reason=None, seconds=0.0, bug=False):
         self.number, self.state, self.values, self.value = number, state, values, value
@@ -95,7 +102,7 @@ def run_trial(study, trial, folder, parameters, stopping):
     except UserError as mistake:
         if _non_finite(mistake):
             return verdict("pruned", reason=str(mistake).split(";")[0])
-        return verdict("failed", reason=str(mistake))
+        return verdict("failed", reason=_named(mistake, spec.source))
     except Exception as bug:  # a bug, or the machine (out of memory): recorded, shown, the sweep goes on
         traceback.print_exc()
         return verdict("failed", reason=f"{type(bug).__name__}: {bug}".splitlines()[0], bug=True)

@@ -9,6 +9,7 @@ a second Ctrl-C stops at once (the study is still consistent: a trial left runni
 that is gone is recovered by --resume). A child dies with its parent: Linux delivers SIGTERM to
 it when the `nnrun sweep` process ends, however it ends.
 """
+import contextlib
 import os
 import sys
 
@@ -44,6 +45,8 @@ def run_jobs_share(folder, parameters, slot=0, echo=click.echo):
                     trial = study.ask()
                     trial.set_user_attr("host", studies.HOST)
                     trial.set_user_attr("pid", os.getpid())
+                    # where its run folder is, for a sweep folder sharing the study on this machine
+                    trial.set_user_attr("run", str(folder.trial_path(trial.number)))
                 outcome = run_trial(study, trial, folder, parameters, stop)
                 trial = None
                 outcomes.append(outcome)
@@ -55,6 +58,19 @@ def run_jobs_share(folder, parameters, slot=0, echo=click.echo):
                 studies.interrupted(study, trial.number, trial._trial_id, trial.params, "stopped")
             return outcomes, True
     return outcomes, stop()
+
+
+@contextlib.contextmanager
+def recorded_as_resume(folder):
+    """Each trial's run.json records, as the command that made it, the one that goes on with the
+    sweep (`nnrun sweep --resume SWEEP`): the same for one job or J, and never the --storage URL
+    given on the command line, whose password would then sit in every trial's folder."""
+    given = sys.argv
+    sys.argv = ["nnrun", "sweep", "--resume", str(folder.path)]
+    try:
+        yield
+    finally:
+        sys.argv = given
 
 
 def _die_with_parent(parent):
@@ -76,8 +92,6 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     path, slot, parent, threads = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     _die_with_parent(parent)
-    # what each trial's run.json records as its command: the one that goes on with this sweep
-    sys.argv = ["nnrun", "sweep", "--resume", path]
     import torch
 
     torch.set_num_threads(threads)
@@ -88,7 +102,8 @@ def main(argv=None):
     try:
         folder = SweepFolder.open(path)
         parameters = sweep_section(folder.info["config"]["sweep"])["parameters"]
-        outcomes, stopped = run_jobs_share(folder, parameters, slot, echo=lambda line: print(line, flush=True))
+        with recorded_as_resume(folder):
+            outcomes, stopped = run_jobs_share(folder, parameters, slot, echo=lambda line: print(line, flush=True))
     except UserError as mistake:
         print(f"error: {mistake}", file=sys.stderr, flush=True)
         sys.exit(2)

@@ -1,0 +1,59 @@
+"""`nnrun runs SWEEP`: a sweep folder's trials listed as the runs they are, plus what makes them
+trials: the values each was given (its trial.json), a column per swept key; sorted by the metric
+that judged them unless --sort says otherwise; and closing lines naming the best trial that
+trained to its end, its checkpoint and best.yaml.
+"""
+import json
+from pathlib import Path
+
+from nnrun.runs_table import COLUMNS
+from nnrun.sweep.folder import BEST_CONFIG, SWEEP, TRIAL_INFO
+from nnrun.sweep.space import shown
+
+
+def _read(path):
+    """A JSON file's map, or {} (a trial killed before its trial.json, a damaged file: the
+    listing shows what it can, as `nnrun runs` does)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class TrialsView:
+    def __init__(self, root, rows):
+        """Adds each trial's values to its row of `rows` (nnrun.runs_table.run_row's)."""
+        self.root = Path(root)
+        info = _read(self.root / SWEEP)
+        metric = info.get("metric")
+        self.metric = metric if any(row.get(metric) is not None for row in rows) else rows[0]["metric"]
+        swept = ((info.get("config") or {}).get("sweep") or {}).get("parameters")
+        self.parameters = list(swept) if isinstance(swept, dict) else []
+        for row in rows:
+            values = _read(self.root / row["name"] / TRIAL_INFO).get("parameters")
+            if isinstance(values, dict):
+                row.update({path: values[path] for path in self.parameters if path in values})
+
+    @property
+    def columns(self):
+        return COLUMNS + tuple(self.parameters)
+
+    def cells(self, rows):
+        """Rows for the text table: values as the sweep shows them (a learning rate of 0.0001535
+        keeps its digits, where a metric's cell would round it to 0.0002)."""
+        return [{**row, **{p: shown(row[p]) for p in self.parameters if row.get(p) is not None}} for row in rows]
+
+    def closing(self, sorted_rows):
+        """The best trial that trained to its end (a pruned or interrupted one stopped early),
+        its checkpoint, and best.yaml."""
+        metric = self.metric
+        top = next((row for row in sorted_rows if row.get("status") in ("finished", "early-stopped")
+                    and row.get(metric) is not None), None)
+        if top is None:
+            return []
+        lines = [f"best trial: {top['name']} ({metric} {top[metric]:.6g}); checkpoint: "
+                 f"{self.root / top['name'] / 'best.nnrun'}"]
+        if (self.root / BEST_CONFIG).is_file():
+            lines.append(f"best config: {self.root / BEST_CONFIG}")
+        return lines

@@ -1,0 +1,80 @@
+"""The pieces of `nnrun sweep` that need no training: the samplers and pruners a section names,
+and the table of trials (a trial that did not complete is shown at its run's best epoch)."""
+import json
+
+import optuna
+import pytest
+
+from test_runs_reader import fake_run
+
+from nnrun.sweep import study as studies
+from nnrun.sweep.folder import SweepFolder
+from nnrun.sweep.section import sweep_section
+from nnrun.sweep.space import sample
+from nnrun.sweep.summary import trial_rows
+
+PARAMETERS = sweep_section({"parameters": {"train.batch-size": {"choice": [64, 128, 256]},
+                                           "train.seed": {"int": [1, 4]}}})["parameters"]
+
+
+@pytest.mark.parametrize("name, kind", [("tpe", "TPESampler"), ("random", "RandomSampler"), ("grid", "GridSampler")])
+def test_each_sampler_is_optunas(name, kind):
+    sampler = studies.make_sampler({"sampler": name, "seed": 1}, PARAMETERS)
+    assert kind in [cls.__name__ for cls in type(sampler).__mro__]
+
+
+def test_pruners():
+    assert isinstance(studies.make_pruner({"type": "none"}), optuna.pruners.NopPruner)
+    median = studies.make_pruner({"type": "median", "startup-trials": 2, "warmup-epochs": 1})
+    assert isinstance(median, optuna.pruners.MedianPruner)
+
+
+def test_every_job_and_resume_walks_one_grid():
+    """The grid records each trial's point as an index into its shuffled points: two jobs, or a
+    resumed sweep, shuffling differently would take one point twice and miss another."""
+    def first_points(slot, known):
+        study = optuna.create_study()
+        study.sampler = studies.make_sampler({"sampler": "grid", "seed": 7}, PARAMETERS, slot, known)
+        walk = []
+        for _ in range(12):
+            trial = study.ask()
+            walk.append(tuple(sample(trial, PARAMETERS).values()))
+            study.tell(trial, 0.0)
+        return walk
+
+    walk = first_points(0, 0)
+    assert len(set(walk)) == 12
+    assert first_points(1, 0) == walk and first_points(0, 5) == walk
+
+
+def test_a_trial_that_did_not_complete_is_shown_at_its_best_epoch(tmp_path):
+    """Its run stopped after epoch 3, but its best epoch was 2: the row says epoch 2 and that
+    epoch's f-beta, as `nnrun runs` does, not the last epoch's figure."""
+    folder = SweepFolder(tmp_path, {"metric": "f-beta", "direction": "maximize"})
+    fake_run(tmp_path / "trial-0000", epochs=3)  # f-beta 0.6, 0.7 (best), 0.8
+    study = optuna.create_study(direction="maximize")
+    distributions = {"train.batch-size": optuna.distributions.CategoricalDistribution([64, 128, 256])}
+    study.add_trial(optuna.trial.create_trial(
+        state=optuna.trial.TrialState.PRUNED, params={"train.batch-size": 64}, distributions=distributions,
+        intermediate_values={1: 0.6, 2: 0.7, 3: 0.8}))
+    study.add_trial(optuna.trial.create_trial(  # never made a run folder: its last report is all there is
+        state=optuna.trial.TrialState.PRUNED, params={"train.batch-size": 128}, distributions=distributions,
+        intermediate_values={1: 0.65}))
+    rows = {row["number"]: row for row in trial_rows(study, folder, PARAMETERS)}
+    assert (rows[0]["f-beta"], rows[0]["epoch"], rows[0]["where"]) == (0.7, 2, "trial-0000")
+    assert (rows[1]["f-beta"], rows[1]["epoch"], rows[1]["where"]) == (0.65, None, None)
+
+
+def test_a_trial_of_another_sweep_folder_here_is_found_where_its_job_ran_it(tmp_path):
+    """A study shared by two sweep folders on one machine: each trial names its run folder (the
+    user attribute its job set), so the table and the best checkpoint point at it."""
+    other = fake_run(tmp_path / "first" / "trial-0000", epochs=2)
+    folder = SweepFolder(tmp_path / "second", {"metric": "f-beta", "direction": "maximize"})
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(
+        state=optuna.trial.TrialState.COMPLETE, value=0.7, params={"train.seed": 1},
+        distributions={"train.seed": optuna.distributions.IntDistribution(1, 4)},
+        user_attrs={"host": studies.HOST, "run": str(other)}))
+    (row,) = trial_rows(study, folder, PARAMETERS)
+    assert row["run"] == other and row["where"] == str(other) and row["epoch"] == 2
+    json.dumps({k: v for k, v in row.items() if k != "run"})  # the rest stays plain data
