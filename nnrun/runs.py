@@ -7,12 +7,15 @@
     read_metrics(path)       -> (records, warnings): damaged lines skipped, each named in a warning
     read_predictions(path, which="best"|"last") -> dict of arrays, or None
     first_layer_epochs(path) -> [(epoch, Path)] of first-layer/epoch-NNNN.npy, in epoch order
+    run_dataset(info)        -> (path, problem): the prepared dataset run.json names, and why its
+                                examples cannot be drawn from it (None when they can)
 
 Reading never changes anything, and a file being written by a training run at the same moment
 is fine: status.json, run.json and the predictions are replaced atomically, and a half-written
 last line of metrics.jsonl is skipped like a damaged one (it is complete at the next read).
 The file contract is described in nnrun/train/run_folder.py and docs/train.md.
 """
+import hashlib
 import json
 import os
 import time
@@ -233,3 +236,22 @@ def first_layer_epochs(path):
             if digits.isdigit():
                 found.append((int(digits), file))
     return sorted(found)
+
+
+def run_dataset(info):
+    """(path, problem) of the prepared dataset a run trained on (`info`: run.json). `problem` is
+    None when the folder still holds that dataset, else one line saying why not: the stored
+    predictions name examples by their row in a split, so a dataset prepared again in the same
+    place (other rows, other images) would put other examples' pictures under the run's cells."""
+    dataset = (info or {}).get("dataset") or {}
+    path = dataset.get("path")
+    if not path:
+        return None, "run.json names no prepared dataset"
+    try:
+        manifest = (Path(path) / "dataset.json").read_bytes()
+    except OSError:
+        return Path(path), f"the prepared dataset {path} is not there"
+    saved = dataset.get("manifest-sha256")
+    if saved and hashlib.sha256(manifest).hexdigest() != saved:
+        return Path(path), f"the prepared dataset {path} changed since this run (its dataset.json differs)"
+    return Path(path), None

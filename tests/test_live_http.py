@@ -1,5 +1,6 @@
 """The live page's server over plain HTTP: what it serves, what it refuses (traversal, methods,
 other hosts), and the bad-input cases of `nnrun watch` and `nnrun train --live`."""
+import hashlib
 import http.client
 import json
 import shutil
@@ -108,6 +109,30 @@ def test_table_examples_have_feature_values(tmp_path):
         result = json.loads(request(server, "GET", "/api/examples?run=.&which=best&actual=1&predicted=0")[1])
         assert result["total"] == 5 and result["features"] == [f"f{i}" for i in range(6)]
         assert all(len(e["features"]) == 6 for e in result["examples"])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_examples_of_a_dataset_prepared_again_have_no_pictures(tmp_path):
+    """Stored predictions name examples by their row: in a dataset prepared again in the same
+    folder, that row is another picture, so none is shown."""
+    dataset = bars(tmp_path / "ds")
+    run = make_run(tmp_path / "run", dataset, CLASSES, [M1])
+    info = json.loads((run / "run.json").read_text())
+    info["dataset"]["manifest-sha256"] = hashlib.sha256((dataset / "dataset.json").read_bytes()).hexdigest()
+    (run / "run.json").write_text(json.dumps(info))
+    server = start(Site(run), ("127.0.0.1", 0))
+    try:
+        query = "/api/examples?run=.&which=last&actual=0&predicted=1"
+        before = json.loads(request(server, "GET", query)[1])
+        thumb = before["examples"][0]["thumb"]
+        assert before["kind"] == "images" and request(server, "GET", thumb)[0] == 200
+        (dataset / "dataset.json").write_text((dataset / "dataset.json").read_text() + "\n")
+        after = json.loads(request(server, "GET", query)[1])
+        assert after["total"] == before["total"] and "changed since this run" in after["note"]
+        assert not any("thumb" in example for example in after["examples"])
+        assert request(server, "GET", thumb)[0] == 404
     finally:
         server.shutdown()
         server.server_close()

@@ -1,44 +1,35 @@
 """The live page in a real headless browser (Debian's chromium driven by Playwright): it shows the
 last epoch's matrix, follows new epochs without a reload, lists a cell's examples, shows hostile
-names as text, and says so when a run is waiting, damaged or deleted."""
+names as text, says so when a run is waiting, damaged or deleted, shows many classes whole, and
+overlays the curves of the runs ticked."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 
+from browser_fixtures import browser  # noqa: F401  (the headless chromium fixture)
 from live_fixtures import append_epoch, make_run
 from train_fixtures import bars, blobs
 
 from nnrun.live.server import start, url_of
 from nnrun.live.site import Site
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 CLASSES = ["vertical", "horizontal", "diagonal"]
 M1 = [[30, 6, 4], [5, 30, 5], [3, 2, 35]]
 M2 = [[36, 3, 1], [2, 37, 1], [1, 1, 38]]
 EVIL = "<script>alert(1)</script>"
 EVIL_FILE = "<img src=x onerror=alert(3)>"
 EVIL_RUN = "f-<img src=x onerror=alert(4)>"
+MANY = 60
 WAIT_MS = 8000
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    try:
-        playwright = sync_api.sync_playwright().start()
-    except Exception as problem:  # noqa: BLE001 - any failure to start means: skip, say why
-        pytest.skip(f"playwright cannot start: {problem}")
-    try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    except Exception as problem:  # noqa: BLE001
-        playwright.stop()
-        pytest.skip(f"no headless browser can start ({CHROMIUM}): {str(problem).splitlines()[0]}")
-    yield browser
-    browser.close()
-    playwright.stop()
+def many_classes_matrix(k, seed=0):
+    rng = np.random.default_rng(seed)
+    matrix = rng.integers(0, 2, (k, k))
+    np.fill_diagonal(matrix, rng.integers(5, 9, k))
+    return matrix.tolist()
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +55,12 @@ def world(tmp_path_factory):
     (named / "validation.ids.json").write_text(json.dumps([f"{EVIL_FILE}{i}.png" for i in range(count)]))
     (named / "dataset.json").write_text(json.dumps(manifest))
     make_run(root / EVIL_RUN, named, CLASSES, [M1])
+    make_run(root / "g-many", images, [f"class {i}" for i in range(MANY)], [many_classes_matrix(MANY)])
+    narrow = make_run(root / "h-narrow", table, ["legit", "fraud"], [[[250, 20], [5, 25]]] * 3, positive=1)
+    records = [json.loads(line) for line in (narrow / "metrics.jsonl").read_text().splitlines()]
+    for record, threshold in zip(records, (0.009902, 0.009905, 0.009916)):  # apart in the 4th digit
+        record["threshold"] = threshold
+    (narrow / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     server = start(Site(root), ("127.0.0.1", 0))
     yield root, url_of(server)
     server.shutdown()
@@ -164,3 +161,42 @@ def test_hostile_file_and_run_names_stay_text(page, world):
     assert captions and all(c.startswith(EVIL_FILE) for c in captions)
     assert page.locator('img[src="x"]').count() == 0
     assert page.dialogs == []
+
+
+def test_many_classes_show_whole_as_a_heat_map(page, world):
+    open_run(page, world[1], "g-many")
+    page.wait_for_selector("#card-last td.cell", timeout=WAIT_MS)
+    assert page.locator("#card-last td.cell").count() == MANY * MANY
+    assert page.locator("#card-last tr.precision td.stat").count() == MANY + 1  # and the accuracy
+    assert page.locator("#card-last tbody tr").count() == MANY + 1
+    box = "document.querySelector('#card-last .matrix-box')"
+    assert page.evaluate(f"{box}.scrollWidth <= {box}.clientWidth")  # N x N, no scrolling sideways
+    cell = '#card-last td[data-actual="3"][data-predicted="3"]'
+    assert page.get_attribute(cell, "title").startswith("actual class 3, predicted class 3: ")
+    page.click(cell)
+    page.wait_for_selector("#examples:not([hidden])", timeout=WAIT_MS)
+    assert page.text_content("#examples-title") == "actual class 3, predicted class 3"
+
+
+def test_tick_labels_of_a_narrow_range_differ(page, world):
+    open_run(page, world[1], "h-narrow")
+    page.wait_for_selector("#curves .chart", timeout=WAIT_MS)
+    charts = dict(page.eval_on_selector_all("#curves .chart", """charts => charts.map(c => [
+        c.querySelector('.chart-title').textContent,
+        [...c.querySelectorAll('text.tick[text-anchor=end]')].map(t => t.textContent)])"""))
+    assert len(charts["decision threshold"]) >= 3, charts
+    for title, ticks in charts.items():
+        assert len(set(ticks)) == len(ticks), (title, ticks)
+
+
+def test_ticked_runs_are_overlaid(page, world):
+    open_run(page, world[1], "d-damaged")
+    page.wait_for_selector("#curves .chart", timeout=WAIT_MS)
+    page.check('#runs tr:has(a:text-is("h-narrow")) input[type=checkbox]')
+    page.wait_for_function("document.querySelectorAll('#curves-legend .key').length === 2", timeout=WAIT_MS)
+    assert sorted(page.eval_on_selector_all("#curves-legend .key", "keys => keys.map(k => k.textContent)")) == \
+        ["d-damaged", "h-narrow"]
+    loss = page.locator("#curves .chart").first
+    assert loss.locator("path.series").count() == 4  # each run's training and selection loss
+    assert loss.locator(".chart-key .key").all_text_contents() == ["train", "selection"]
+    assert page.locator("#curves .chart-title", has_text="decision threshold").count() == 1  # h-narrow's

@@ -1,10 +1,13 @@
-"""`nnrun report`: one self-contained HTML file and the pictures in RUN/report/."""
+"""`nnrun report`: one self-contained HTML file and the pictures in RUN/report/, opened in a real
+headless browser too."""
 import json
 import re
+import shutil
 
 import pytest
 from PIL import Image
 
+from browser_fixtures import browser  # noqa: F401  (the headless chromium fixture)
 from test_run_record import table  # noqa: F401  (the module's small table dataset fixture)
 from train_fixtures import IMAGE_NETWORK, TABLE_NETWORK, bars, blobs, write_config
 
@@ -94,3 +97,57 @@ def test_class_names_are_plain_text_in_pictures():
     assert png_bytes(confusion_figure([[3, 1, 0], [0, 2, 1], [1, 0, 5]], classes)).startswith(b"\x89PNG")
     per = {c: {"precision": 0.5, "recall": 0.5, "count": 3} for c in classes}
     assert png_bytes(per_class_figure(per)).startswith(b"\x89PNG")
+
+
+def test_the_html_opens_in_a_browser_with_every_picture(cli, runs, browser, tmp_path):  # noqa: F811
+    for name in ("table", "images"):
+        html = tmp_path / f"{name}.html"
+        assert cli("report", runs[name], "-o", html).code == 0
+        page = browser.new_page()
+        fetched, dialogs = [], []
+        page.on("request", lambda request: fetched.append(request.url))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(html.as_uri())
+        page.wait_for_load_state("load")
+        shown = page.eval_on_selector_all("img", "all => all.map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        pictures = list((runs[name] / "report").iterdir())
+        assert len(shown) == len(pictures) >= 5, (name, shown)
+        assert all(complete and width > 50 and height > 50 for complete, width, height in shown), shown
+        assert all(url.startswith(("file:", "data:")) for url in fetched), fetched  # nothing from elsewhere
+        if name == "table":  # the class named <script>alert(1)</script> is text on the page
+            assert EVIL in page.text_content("body") and page.locator("script").count() == 0
+        assert dialogs == []
+        page.close()
+
+
+def moved_run(run, dataset, folder):
+    """A copy of `run` (and of `dataset`), its run.json naming the copy of the dataset."""
+    shutil.copytree(run, folder / "run")
+    info = json.loads((folder / "run" / "run.json").read_text())
+    shutil.copytree(dataset or info["dataset"]["path"], folder / "data")
+    info["dataset"]["path"] = str(folder / "data")
+    return folder / "run", folder / "data", info
+
+
+def test_a_dataset_prepared_again_gives_no_wrong_pictures(cli, runs, tmp_path):
+    run, data, info = moved_run(runs["images"], None, tmp_path)
+    (run / "run.json").write_text(json.dumps(info))
+    assert cli("report", run).code == 0 and (run / "report" / "mistakes.png").is_file()  # still its dataset
+    (data / "dataset.json").write_text((data / "dataset.json").read_text() + "\n")  # prepared again
+    result = cli("report", run)
+    assert result.code == 0, result
+    assert not (run / "report" / "mistakes.png").exists()
+    assert "changed since this run (its dataset.json differs): no thumbnails of mistakes" in \
+        (run / "report.html").read_text()
+
+
+def test_a_run_without_the_manifest_digest_and_a_shorter_split(cli, runs, tmp_path):
+    """A run folder whose run.json holds no digest of dataset.json: a split too short for its
+    stored row numbers is not the one it saw."""
+    run, data, info = moved_run(runs["images"], bars(tmp_path / "short", n=(30, 10, 5)), tmp_path)
+    del info["dataset"]["manifest-sha256"]
+    (run / "run.json").write_text(json.dumps(info))
+    result = cli("report", run)
+    assert result.code == 0 and "Traceback" not in result.output, result
+    assert not (run / "report" / "mistakes.png").exists()
+    assert "does not hold the run&#x27;s validation examples" in (run / "report.html").read_text()

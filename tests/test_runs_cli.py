@@ -53,6 +53,20 @@ def test_diff_shows_differing_keys_and_best_metrics(cli, tmp_path):
     assert ["f-beta", "0.7000", "0.9000"] in lines and ["epoch", "2", "1"] in lines
 
 
+def test_diff_names_the_layers_that_differ(cli, tmp_path):
+    root, a, b = make_runs(tmp_path)
+    layers = [{"input": [28, 28, 1, {"id": "data"}]}] + ["relu"] * 9 + [{"linear->relu": 1000}, {"linear": 10}]
+    for run, width, side in ((a, 1000, 28), (b, 500, 32)):
+        layers[10], layers[0] = {"linear->relu": width}, {"input": [side, side, 1, {"id": "data"}]}
+        (run / "config.yaml").write_text(json.dumps({"network": layers, "train": {"epoch-count": 5}}))
+    result = cli("runs", "--diff", a, b)
+    assert result.code == 0, result
+    keys = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert keys[:2] == ["network.0.input", "network.10.linear->relu"]  # in the network's order
+    assert ["network.10.linear->relu", "1000", "500"] in [line.split() for line in result.stdout.splitlines()]
+    assert '[28, 28, 1, {"id": "data"}]' in result.stdout  # a list of values stays one value
+
+
 def test_bad_folders(cli, tmp_path):
     (tmp_path / "empty").mkdir()
     for args, message in ((["runs", tmp_path / "empty"], "no run folders"),

@@ -4,7 +4,8 @@ The run folder's `predictions/last.npz` / `best.npz` hold, for every example of 
 split, its probabilities, label, predicted class and `index` (its row in that split of the
 prepared dataset named in run.json). A cell (actual a, predicted p) lists the examples with
 label a and prediction p, most confident first (highest P(p)). Images are drawn from the
-prepared dataset's own arrays, so the run folder needs no copies of them.
+prepared dataset's own arrays, so the run folder needs no copies of them, and only while that
+folder holds the dataset the run trained on (nnrun.runs.run_dataset).
 """
 import io
 import threading
@@ -24,10 +25,14 @@ _datasets = {}
 _datasets_lock = threading.Lock()
 
 
-def dataset_path(folder):
-    info = read_json(Path(folder) / run_files.RUN_INFO) or {}
-    path = (info.get("dataset") or {}).get("path")
-    return Path(path) if path else None
+def run_dataset(folder):
+    """(the run's prepared dataset, or None; and why not, when not): only the dataset the run
+    trained on, since a stored row index names a different example in any other."""
+    path, problem = run_files.run_dataset(read_json(Path(folder) / run_files.RUN_INFO))
+    if problem is not None:
+        return None, problem
+    dataset = open_dataset_cached(path)
+    return dataset, None if dataset is not None else f"the prepared dataset {path} is not readable here"
 
 
 def open_dataset_cached(path):
@@ -71,11 +76,11 @@ def cell_examples(folder, which, actual, predicted, run_id):
     epoch = int(arrays["epoch"]) if "epoch" in arrays else None
     result = {"which": which, "epoch": epoch, "split": split, "total": int(mask.sum()),
               "actual": actual, "predicted": predicted, "examples": []}
-    path = dataset_path(folder)
-    dataset = open_dataset_cached(path) if path else None
-    if dataset is None or split is None or not dataset.has_split(split):
-        result["note"] = f"the prepared dataset {path} is not readable here: no pictures or feature values"
-        dataset = None
+    dataset, problem = run_dataset(folder)
+    if dataset is not None and (split is None or not dataset.has_split(split)):
+        dataset, problem = None, f"the prepared dataset {dataset.path} has no {split} split"
+    if dataset is None:
+        result["note"] = f"{problem}: no pictures or feature values"
     result["kind"] = dataset.kind if dataset is not None else None
     ids = _ids(dataset, split)
     x = dataset.x(split) if dataset is not None else None
@@ -114,8 +119,7 @@ def thumbnail_png(folder, split, index):
 
     from nnrun.data.decode import stored_image
 
-    path = dataset_path(folder)
-    dataset = open_dataset_cached(path) if path else None
+    dataset, _ = run_dataset(folder)
     if dataset is None or dataset.kind != "images" or not dataset.has_split(split):
         return None
     x = dataset.x(split)

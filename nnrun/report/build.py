@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from nnrun.errors import UserError
-from nnrun.runs import first_layer_epochs, read_predictions, read_run
+from nnrun.runs import first_layer_epochs, read_predictions, read_run, run_dataset
 
 FOLDER = "report"
 
@@ -24,7 +24,7 @@ def _image_shape(summary, layer):
     shape = layer.get("input-shape") or []
     if len(shape) == 3:
         return tuple(shape)
-    dataset = _dataset(summary)
+    dataset, _ = _dataset(summary)
     if dataset is not None and dataset.image:
         size, channels = dataset.image["size"], dataset.image["channels"]
         return channels, size, size
@@ -32,14 +32,15 @@ def _image_shape(summary, layer):
 
 
 def _dataset(summary):
-    path = (summary.info.get("dataset") or {}).get("path")
-    if not path:
-        return None
+    """(the prepared dataset the run trained on, or None; and why not, when not)."""
+    path, problem = run_dataset(summary.info)
+    if problem is not None:
+        return None, problem
     from nnrun.data.dataset import open_dataset
     try:
-        return open_dataset(path)
-    except UserError:
-        return None
+        return open_dataset(path), None
+    except UserError as mistake:
+        return None, str(mistake)
 
 
 def gather(summary):
@@ -71,16 +72,30 @@ def gather(summary):
         add("per-class precision and recall", "per-class.png", confusion.per_class_figure(best["per-class"]))
     _weights(summary, pictures, notes, weights)
     if predictions is not None:
-        dataset = _dataset(summary)
-        if dataset is not None and dataset.kind == "images":
+        dataset, problem = _dataset(summary)
+        images = _split_images(dataset, predictions) if dataset is not None else None
+        if dataset is not None and dataset.kind == "images" and images is None:
+            problem = f"the prepared dataset {dataset.path} does not hold the run's {predictions['split']} examples"
+        if images is not None:
             found = mistakes.confident_mistakes(predictions)
-            figure = mistakes.mistakes_figure(found, dataset.x(predictions["split"]), classes)
+            figure = mistakes.mistakes_figure(found, images, classes)
             if figure is None:
                 notes.append("no mistakes on the selection split: nothing to show")
             add("most confident mistakes", "mistakes.png", figure)
-        elif dataset is None and (summary.info.get("dataset") or {}).get("path"):
-            notes.append(f"the dataset {summary.info['dataset']['path']} is not there: no thumbnails of mistakes")
+        elif problem is not None:
+            notes.append(f"{problem}: no thumbnails of mistakes")
     return pictures, notes
+
+
+def _split_images(dataset, predictions):
+    """The stored images of the predictions' split, or None (a table, or a split that cannot be
+    the one the run saw: missing, or too short for the stored row numbers)."""
+    split = predictions["split"]
+    if dataset.kind != "images" or not dataset.has_split(split):
+        return None
+    images = dataset.x(split)
+    index = predictions["index"]
+    return images if len(index) == 0 or int(index.max()) < len(images) else None
 
 
 def _weights(summary, pictures, notes, weights):

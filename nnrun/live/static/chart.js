@@ -23,9 +23,10 @@ function lineChart(title, lines, marks) {
   const px = x => L + (x - x0) / (x1 - x0) * (W - L - R);
   const py = y => H - B - (y - y0) / (y1 - y0) * (H - T - B);
 
+  const yStep = niceStep((y1 - y0) / 4);
   for (const tick of ticks(y0, y1, 4)) {
     root.append(svg("line", {x1: L, x2: W - R, y1: py(tick), y2: py(tick), class: "grid"}));
-    root.append(svg("text", {x: L - 4, y: py(tick) + 3, class: "tick", "text-anchor": "end", text: short(tick)}));
+    root.append(svg("text", {x: L - 4, y: py(tick) + 3, class: "tick", "text-anchor": "end", text: short(tick, yStep)}));
   }
   for (const tick of ticks(x0, x1, 5).filter(t => Number.isInteger(t))) {
     root.append(svg("text", {x: px(tick), y: H - 8, class: "tick", "text-anchor": "middle", text: String(tick)}));
@@ -73,10 +74,13 @@ function niceStep(raw) {
   return power * (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10);
 }
 
-function short(value) {
+// A tick's label, with as many digits as the ticks' spacing needs: neighbouring ticks never read
+// the same (a threshold moving between 0.009902 and 0.009916 is labelled 0.009905, 0.00991, ...).
+function short(value, step) {
   const a = Math.abs(value);
+  const places = p => Math.max(0, -Math.floor(Math.log10(p) + 1e-9));
   if (a === 0) return "0";
-  if (a >= 10000) return (value / 1000).toFixed(0) + "k";
-  if (a < 0.001) return value.toExponential(1);
-  return String(+value.toPrecision(3));
+  if (a >= 10000) return String(+(value / 1000).toFixed(places(step / 1000))) + "k";
+  if (a < 0.001) return value.toExponential(Math.max(1, Math.floor(Math.log10(a)) - Math.floor(Math.log10(step))));
+  return String(+value.toFixed(places(step)));
 }

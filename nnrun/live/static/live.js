@@ -175,7 +175,12 @@ function drawMatrix(cardId, which, title, record, view) {
               (record.threshold !== null && record.threshold !== undefined ? ` @ threshold ${fmt(record.threshold)}` : ""));
   card.querySelector(".sub").textContent = bits.join(" \u00b7 ");
   const clickable = view.predictions && view.predictions[which];
-  box.append(matrixTable(record["confusion-matrix"], view.classes, clickable ? (a, p) => openCell(which, a, p) : null));
+  // A heat map of many classes takes the whole width, and is sized to it (redrawn on resize).
+  card.classList.toggle("full", record["confusion-matrix"].length > DENSE);
+  const onCell = clickable ? (a, p) => openCell(which, a, p) : null;
+  const table = matrixTable(record["confusion-matrix"], view.classes, onCell);
+  box.append(table);
+  fitMatrix(table, box.clientWidth);
   if (!clickable) box.append(el("p", {class: "hint", text: "no stored predictions in this run: cells list no examples"}));
   if (state.cell && state.cell.which === which) {
     const td = box.querySelector(`td[data-actual="${state.cell.actual}"][data-predicted="${state.cell.predicted}"]`);
@@ -213,13 +218,15 @@ function renderCurves() {
     const chart = lineChart(label, lines, marks);
     if (parts && !many) chart.append(el("div", {class: "chart-key"},
       ...lines.map(line => el("span", {class: "key"}, swatch(line.colour, line.dashed), line.label))));
+    else if (parts) chart.append(el("div", {class: "chart-key"},  // overlaid: colour is the run, the stroke the part
+      ...parts.map(([, part, dashed]) => el("span", {class: "key"}, swatch("#66788a", dashed), part))));
     box.append(chart);
   }
 }
 
 function swatch(colour, dashed) {
   const node = el("span", {class: "swatch" + (dashed ? " dashed" : "")});
-  node.style.background = colour;
+  node.style.background = dashed ? `repeating-linear-gradient(90deg, ${colour} 0 4px, transparent 4px 6px)` : colour;
   return node;
 }
 
@@ -252,6 +259,13 @@ function flatten(value, prefix) {
   return out;
 }
 
+let resizing = null;
+window.addEventListener("resize", () => {  // only a heat map's squares depend on the page's width
+  clearTimeout(resizing);
+  resizing = setTimeout(() => {
+    if (state.view && (state.view.classes || []).length > DENSE) renderMatrices(state.view);
+  }, 150);
+});
 window.addEventListener("hashchange", () => {  // a link to #run=ID, or the back button
   const id = decodeURIComponent((location.hash.match(/run=([^&]*)/) || [])[1] || "");
   if (id && id !== state.selected) { select(id); refreshRun(id, true).catch(() => {}); }
