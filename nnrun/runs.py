@@ -76,7 +76,9 @@ def find_runs(folder):
     """Every run folder at or below `folder` (a run's own subfolders are not searched), sorted."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserError(f"{folder}: no such folder")
+        hint = " (nnrun train writes runs under runs/ in the folder it is started from; name another folder)" \
+            if folder == Path("runs") else ""
+        raise UserError(f"{folder}: no such folder{hint}")
     found = []
     for here, dirs, _ in os.walk(folder, followlinks=False):
         if is_run(here):

@@ -64,3 +64,9 @@ def test_find_runs_and_bad_folders(tmp_path):
         read_run(tmp_path / "runs" / "empty")
     with pytest.raises(UserError, match="no such folder"):
         find_runs(tmp_path / "nope")
+
+
+def test_the_default_folder_missing_says_where_runs_go(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"^runs: no such folder \(nnrun train writes runs under runs/"):
+        find_runs("runs")
