@@ -46,6 +46,32 @@ def atomic_file(path, mode="w", newline=""):
         raise
 
 
+def save_npy(f, array):
+    """np.save into the open binary file `f`, through its own write(): numpy writes to a real file
+    with tofile(), which reports a full disk as "N requested and M written", without the error
+    number that makes it the one line naming the path and "No space left on device"."""
+    import numpy as np
+
+    class Writes:  # not a file to numpy: it writes the array in chunks through write()
+        write = f.write
+
+    np.save(Writes(), array)
+
+
+def refuse_overwriting(path, inputs, option="-o"):
+    """UserError when the output `path` is one of `inputs` (the same file by any name): the
+    atomic rename would replace the model or the data being read with what was made of it."""
+    if path is None or not os.path.exists(path):
+        return
+    for source in inputs:
+        try:
+            same = source is not None and os.path.samefile(path, source)
+        except OSError:  # an input that is not there is reported by its reader
+            continue
+        if same:
+            raise UserError(f"{option} {path}: is the input {source}; write the output to another file")
+
+
 def _beside(folder, name, create):
     """(path, create(path)) for a new `.NAME.XXXX.partial` in `folder`; `create` must fail with
     FileExistsError on a taken name. Made with the mode the umask gives any new file or folder:

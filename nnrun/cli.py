@@ -5,7 +5,9 @@ commands do not pay for importing torch. User mistakes (`UserError`) print one l
 anything else is a bug and keeps its traceback (exit 1).
 """
 import importlib
+import signal
 import sys
+import threading
 
 import click
 
@@ -28,6 +30,24 @@ COMMANDS = {
 }
 
 
+# Commands that stop on SIGTERM their own documented way (train: after the epoch, exit 130;
+# sweep: every trial so); every other one is stopped by it as by Ctrl-C (see below).
+OWN_STOP = ("train", "sweep")
+
+
+def _terminate_as_interrupt():
+    """SIGTERM stops a command as Ctrl-C does: a KeyboardInterrupt, so the temporaries of its
+    atomic outputs are removed, and exit 130 with one line. The system's default would end the
+    process where it stands (exit 143), a half-written `.NAME.*.partial` left beside its output."""
+    if threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -35,6 +55,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in COMMANDS:
             return None
+        if name not in OWN_STOP:
+            _terminate_as_interrupt()
         module, attribute, _ = COMMANDS[name]
         try:
             loaded = importlib.import_module(f"nnrun.commands.{module}")
@@ -57,6 +79,16 @@ def cli():
 
 
 def main(argv=None):
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if on_main_thread else None
+    try:
+        _main(argv)
+    finally:  # called in-process (tests, a sweep's trials): SIGTERM as the caller had it
+        if on_main_thread and signal.getsignal(signal.SIGTERM) is _interrupt:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv):
     try:
         cli.main(args=argv, prog_name="nnrun", standalone_mode=False)
     except UserError as mistake:

@@ -7,14 +7,13 @@ and its agreement with the network the file describes, so a bad file is one line
 field (`best.nnrun: preprocessing.std: ...`), never a traceback, a wrong answer given silently, or
 an allocation sized by a number in the file.
 """
-import math
-import numbers
 
 import numpy as np
 
 from nnrun.data.manifest_check import CHANNELS, LARGEST_IMAGE
 from nnrun.data.preprocess import MODES
 from nnrun.errors import UserError
+from nnrun.stored_values import is_integer, is_number, kind as kind_of, shown
 
 KINDS = ("table", "images")
 OPTIONAL_MAPS = ("train", "metrics", "dataset", "config", "resume", "onnx")
@@ -29,13 +28,13 @@ def check_model_payload(payload, path):
 
     tensors = payload.get("tensors")
     if not isinstance(tensors, dict):
-        fail("tensors", f"must be a map of weight names to arrays, got {_kind(tensors)}")
+        fail("tensors", f"must be a map of weight names to arrays, got {kind_of(tensors)}")
     for name, value in tensors.items():
         if not isinstance(name, str) or not isinstance(value, np.ndarray):
-            fail(f"tensors.{name}", f"must be an array, got {_kind(value)}")
+            fail(f"tensors.{name}", f"must be an array, got {kind_of(value)}")
     classes = payload.get("classes")
     if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
-        fail("classes", f"must be a list of class names, got {_shown(classes)}")
+        fail("classes", f"must be a list of class names, got {shown(classes)}")
     if len(set(classes)) != len(classes):
         twice = next(c for c in classes if classes.count(c) > 1)
         fail("classes", f'"{twice}" is named twice')
@@ -46,16 +45,16 @@ def check_model_payload(payload, path):
             fail("classes", f"names {count} classes but the network gives {width} outputs per input")
     positive = payload.get("positive")
     if positive is not None and positive not in classes:
-        fail("positive", f"{_shown(positive)} is not one of its classes ({', '.join(classes[:10])})")
+        fail("positive", f"{shown(positive)} is not one of its classes ({', '.join(classes[:10])})")
     threshold = payload.get("threshold")
-    if threshold is not None and not (_is_number(threshold) and 0 <= threshold <= 1):
-        fail("threshold", f"must be a number from 0 to 1, got {_shown(threshold)}")
+    if threshold is not None and not (is_number(threshold) and 0 <= threshold <= 1):
+        fail("threshold", f"must be a number from 0 to 1, got {shown(threshold)}")
     epoch = payload.get("epoch")
-    if epoch is not None and not (_is_integer(epoch) and epoch >= 0):
-        fail("epoch", f"must be a whole number ≥ 0, got {_shown(epoch)}")
+    if epoch is not None and not (is_integer(epoch) and epoch >= 0):
+        fail("epoch", f"must be a whole number ≥ 0, got {shown(epoch)}")
     for key in OPTIONAL_MAPS:
         if payload.get(key) is not None and not isinstance(payload[key], dict):
-            fail(key, f"must be a map, got {_kind(payload[key])}")
+            fail(key, f"must be a map, got {kind_of(payload[key])}")
     check_preprocessing(payload.get("preprocessing"), payload["plan"], fail)
     if payload.get("onnx") is not None:
         check_graph_record(payload["onnx"], tensors, fail)
@@ -66,38 +65,38 @@ def check_graph_record(record, tensors, fail):
     and outputs that are the predictor's (nnrun.export.graph_check checks the graph itself)."""
     graph, weights, outputs = (record.get(key) for key in ("graph", "weights", "outputs"))
     if not isinstance(graph, bytes):
-        fail("onnx.graph", f"must be the graph's bytes, got {_kind(graph)}")
+        fail("onnx.graph", f"must be the graph's bytes, got {kind_of(graph)}")
     if not (isinstance(weights, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in weights.items())):
-        fail("onnx.weights", f"must map initializer names to tensor names, got {_shown(weights)}")
+        fail("onnx.weights", f"must map initializer names to tensor names, got {shown(weights)}")
     missing = [name for name in weights.values() if name not in tensors]
     if missing:
         fail("onnx.weights", f"names a tensor the file lacks ({missing[0]})")
     if not (isinstance(outputs, list) and outputs and set(outputs) <= set(GRAPH_OUTPUTS)):
-        fail("onnx.outputs", f"must list some of {', '.join(GRAPH_OUTPUTS)}, got {_shown(outputs)}")
+        fail("onnx.outputs", f"must list some of {', '.join(GRAPH_OUTPUTS)}, got {shown(outputs)}")
 
 
 def check_preprocessing(value, plan, fail):
     """The stored preprocessing: known kind and mode, statistics of the right length, and the
     inputs it makes of the size the network's input takes."""
     if not isinstance(value, dict):
-        fail("preprocessing", f"must be a map, got {_kind(value)}")
+        fail("preprocessing", f"must be a map, got {kind_of(value)}")
     kind, mode = value.get("kind"), value.get("mode")
     if kind not in KINDS:
-        fail("preprocessing.kind", f"must be table or images, got {_shown(kind)}")
+        fail("preprocessing.kind", f"must be table or images, got {shown(kind)}")
     if mode not in MODES:
-        fail("preprocessing.mode", f"must be one of {', '.join(MODES)}, got {_shown(mode)}")
+        fail("preprocessing.mode", f"must be one of {', '.join(MODES)}, got {shown(mode)}")
     features = value.get("features") or []
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
-        fail("preprocessing.features", f"must be a list of column names, got {_shown(features)}")
+        fail("preprocessing.features", f"must be a list of column names, got {shown(features)}")
     size, channels = value.get("image-size") or 0, value.get("channels") or 0
     for key, number in (("image-size", size), ("channels", channels)):
-        if not (_is_integer(number) and number >= 0):  # read as whole numbers whatever the kind
-            fail(f"preprocessing.{key}", f"must be a whole number, got {_shown(number)}")
+        if not (is_integer(number) and number >= 0):  # read as whole numbers whatever the kind
+            fail(f"preprocessing.{key}", f"must be a whole number, got {shown(number)}")
     if kind == "images":
-        if not (_is_integer(size) and 1 <= size <= LARGEST_IMAGE):
-            fail("preprocessing.image-size", f"must be a whole number from 1 to {LARGEST_IMAGE}, got {_shown(size)}")
-        if channels not in CHANNELS or not _is_integer(channels):
-            fail("preprocessing.channels", f"must be 1 or 3, got {_shown(channels)}")
+        if not (is_integer(size) and 1 <= size <= LARGEST_IMAGE):
+            fail("preprocessing.image-size", f"must be a whole number from 1 to {LARGEST_IMAGE}, got {shown(size)}")
+        if channels not in CHANNELS or not is_integer(channels):
+            fail("preprocessing.channels", f"must be 1 or 3, got {shown(channels)}")
         width, what = channels, "channel"
         makes = channels * size * size
     else:
@@ -107,8 +106,8 @@ def check_preprocessing(value, plan, fail):
         makes = len(features)
     for key in ("mean", "std"):
         stats = value.get(key) or []
-        if not isinstance(stats, list) or not all(_is_number(x) for x in stats):
-            fail(f"preprocessing.{key}", f"must be a list of finite numbers, got {_shown(stats)}")
+        if not isinstance(stats, list) or not all(is_number(x) for x in stats):
+            fail(f"preprocessing.{key}", f"must be a list of finite numbers, got {shown(stats)}")
         if mode == "standardize" and len(stats) != width:
             fail(f"preprocessing.{key}", f"has {len(stats)} values for {width} {what}s")
     inputs = plan.inputs
@@ -116,20 +115,3 @@ def check_preprocessing(value, plan, fail):
         shape = f"{channels}×{size}×{size} images" if kind == "images" else f"rows of {makes} features"
         fail("preprocessing", f"makes {shape} ({makes:,} values) but the network's input "
                               f"takes {inputs[0].out_shape} ({inputs[0].out_shape.size:,} values)")
-
-
-def _is_integer(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _kind(value):
-    return "nothing" if value is None else type(value).__name__
-
-
-def _shown(value):
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

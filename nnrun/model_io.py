@@ -141,8 +141,18 @@ def gpu_present():
     return torch.cuda.is_available()
 
 
+def check_device(name):
+    """UserError unless `name` is a device nnrun runs on: auto, cpu, cuda or cuda:N (as
+    train.device takes; torch would take others, "meta" or "mps", and fail later in a traceback)."""
+    from nnrun.config.sections import device_value
+
+    device_value(name, "--device")
+
+
 def select_device(name="auto"):
     """'auto' -> cuda when available, else cpu; a named device must exist."""
+    if name is not None:
+        check_device(name)
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

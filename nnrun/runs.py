@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,11 +222,40 @@ def read_predictions(path, which="best"):
     try:
         with np.load(file, allow_pickle=False) as data:
             loaded = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as problem:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as problem:
         raise UserError(f"{file}: cannot read: {problem}") from None
+    _check_predictions(loaded, file)
     loaded["epoch"] = int(loaded["epoch"])
     loaded["split"] = str(loaded["split"])
     return loaded
+
+
+def _check_predictions(loaded, file):
+    """UserError naming the array, unless `loaded` is what nnrun.train.run_record writes: its
+    readers index the dataset and the class columns with these numbers."""
+    import numpy as np
+
+    def fail(key, problem):
+        raise UserError(f"{file}: {key}: {problem}")
+
+    for key in ("epoch", "split", "probabilities", "labels", "predicted", "index"):
+        if key not in loaded:
+            fail(key, "is missing")
+    if loaded["epoch"].shape != () or loaded["epoch"].dtype.kind not in "iu":
+        fail("epoch", f"must be one whole number, got {loaded['epoch'].dtype} {list(loaded['epoch'].shape)}")
+    if loaded["split"].shape != () or loaded["split"].dtype.kind != "U":
+        fail("split", "must be a split's name")
+    p = loaded["probabilities"]
+    if p.ndim != 2 or p.dtype.kind != "f":
+        fail("probabilities", f"must be numbers [examples, classes], got {p.dtype} {list(p.shape)}")
+    for key in ("labels", "predicted", "index"):
+        values = loaded[key]
+        if values.shape != (len(p),) or values.dtype.kind not in "iu":
+            fail(key, f"must be {len(p):,} whole numbers, got {values.dtype} {list(values.shape)}")
+        # (one column of probabilities scores the positive of two classes)
+        highest = max(p.shape[1], 2) if key != "index" else np.iinfo(np.int64).max
+        if len(values) and (values.min() < 0 or values.max() >= highest):
+            fail(key, f"holds {values.min() if values.min() < 0 else values.max()}, out of range")
 
 
 def first_layer_epochs(path):

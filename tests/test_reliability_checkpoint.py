@@ -211,6 +211,22 @@ def test_a_damaged_manifest_is_one_line_naming_the_field(name, dataset):
     assert result.code == 2 and "Traceback" not in result.output, result
 
 
+@pytest.mark.parametrize("split, row, value", [("test", 2, float("nan")), ("train", 8, float("inf")),
+                                               ("train", 1, -float("inf"))])
+def test_features_that_are_not_finite_are_refused_naming_the_row(split, row, value, dataset):
+    """A prepared table holds finite numbers (prepare refuses others): an edited one would give a
+    NaN probability, and with it a class decided silently."""
+    from nnrun.data.dataset import open_dataset
+
+    x = np.load(dataset / f"{split}.x.npy")
+    x[row - 1, 1] = value
+    np.save(dataset / f"{split}.x.npy", x)
+    with pytest.raises(UserError) as caught:
+        open_dataset(dataset).x(split)
+    assert str(caught.value) == (f'{dataset / f"{split}.x.npy"}: row {row}, feature "b" is {value}; '
+                                 f"a prepared table holds finite numbers only")
+
+
 @pytest.mark.parametrize("ids, phrase", [
     ('["r1", "r2", "r3"]', "should list 4 ids"),
     ('["r1", "r1", "r3", "r4"]', 'id "r1" is listed twice'),

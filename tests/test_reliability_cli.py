@@ -74,6 +74,23 @@ CASES = {
     "train a config whose data is missing": ("train {p}/c.yaml --run-dir {p}/run", ["nowhere"]),
     "runs of a file": ("runs {p}/afile", ["afile"]),
     "report of a file": ("report {p}/afile", ["afile"]),
+    "evaluate threshold NaN": ("evaluate {p}/model.nnrun {p}/nowhere --threshold nan", ["--threshold nan"]),
+    "evaluate on the meta device": ("evaluate {p}/model.nnrun {p}/nowhere --device meta", ["--device", "'meta'"]),
+    "infer on an unknown device": ("infer {p}/model.nnrun {p}/rows.csv --device tpu", ["--device", "'tpu'"]),
+    "infer on cpu:0": ("infer {p}/model.nnrun {p}/rows.csv --device cpu:0", ["--device", "'cpu:0'"]),
+    "submit on mps": ("kaggle-submit {p}/model.nnrun {p}/rows.csv -o {p}/s.csv --device mps", ["--device", "'mps'"]),
+    "infer writing over its input": ("infer {p}/model.nnrun {p}/rows.csv --id-column id -o {p}/rows.csv",
+                                     ["-o", "rows.csv: is the input"]),
+    "infer writing over the model": ("infer {p}/model.nnrun {p}/rows.csv --id-column id -o {p}/model.nnrun",
+                                     ["model.nnrun: is the input"]),
+    "submit writing over the model": ("kaggle-submit {p}/model.nnrun {p}/rows.csv --id-column id "
+                                      "-o {p}/model.nnrun", ["model.nnrun: is the input"]),
+    "submit writing over the test set": ("kaggle-submit {p}/model.nnrun {p}/rows.csv --id-column id -o {p}/rows.csv",
+                                         ["rows.csv: is the input"]),
+    "export ONNX over the model": ("export {p}/model.nnrun -o {p}/model.nnrun --format onnx",
+                                   ["model.nnrun: is the input"]),
+    "demo images beyond memory": ("prepare demo shapes {p}/out --count 1000000 --size 1024 --channels 3",
+                                  ["--count 1000000 --size 1024 --channels 3", "TB of memory", "this machine has"]),
 }
 
 
@@ -81,7 +98,7 @@ CASES = {
 def test_a_hostile_command_line_is_clean(name, place):
     if name == "check a FIFO named .yaml" and not (place / "pipe.yaml").exists():
         os.mkfifo(place / "pipe.yaml")
-    before = sorted(p.name for p in place.iterdir())
+    before = _contents(place)
     arguments, phrases = CASES[name]
     result = run_cli(*arguments.format(p=place).split())
     assert result.code == 2, result
@@ -91,4 +108,39 @@ def test_a_hostile_command_line_is_clean(name, place):
         assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for phrase in phrases:
         assert phrase in result.stderr, (phrase, result.stderr)
-    assert sorted(p.name for p in place.iterdir()) == before
+    assert _contents(place) == before  # nothing made, nothing replaced
+
+
+def _contents(folder):
+    """Each entry's name, and the bytes of each regular file (a FIFO is never opened)."""
+    return {p.name: p.read_bytes() if p.is_file() else None for p in folder.iterdir()}
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(place, tmp_path):
+    """SIGTERM while `infer -o` writes: exit 130, and its temporary goes (the system's default
+    left `.out.jsonl.*.partial` beside the output, exit 143)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from train_fixtures import wait_for_handler
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,a,b,c\n" + "".join(f"{i},{i % 7},{i % 5},{i % 3}\n" for i in range(20_000)))
+    process = subprocess.Popen([sys.executable, "-m", "nnrun", "infer", str(place / "model.nnrun"), str(rows),
+                                "--id-column", "id", "--batch-size", "1", "-o", str(tmp_path / "out.jsonl"), "-q"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_handler(process, signal.SIGTERM)
+        deadline = time.time() + 60
+        while not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]:  # writing, one row at a time
+            assert time.time() < deadline and process.poll() is None, process.communicate()
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and "Traceback" not in err, (process.returncode, err)
+    assert err.strip() == "aborted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]

@@ -73,7 +73,7 @@ CASES = {
     "one layer's values beyond 2**31": ("c.yaml", "network:\n  - input: [40000, 40000, 1]\n"
                                         "  - convolutional: [1, 0, 1, 2]\n  - linear->softmax: 2\n", [],
                                         ["network[1] (convolutional", "values per example", "at most"]),
-    # (100,000 layers take 3 s, and minutes before the limit; 20,000 say the same sooner)
+    # (100,000 layers are more values than a config may write: below; 20,000 are under that limit)
     "20,000 layers": ("c.yaml", HEAD + "  - relu\n" * 20_000 + "  - linear->softmax: 2\n", [],
                       ["c.yaml: network", "20,002 layers", "at most 10,000"]),
     "20,000 layers, EDN": ("c.edn", "[(input 4)" + " (relu)" * 20_000 + " (linear->softmax 2)]", [],
@@ -92,6 +92,20 @@ CASES = {
                                ["--set description=", "nested more than 64"]),
     "a string of 10 MB as a layer": ("c.yaml", HEAD + "  - " + "x" * 10_000_000 + "\n", [],
                                      ["network[1]", "unknown layer"]),
+    # (a million values took the YAML reader a minute before they were counted)
+    "YAML of 150,000 values": ("c.yaml", HEAD + "  - relu\n" * 150_000, [],
+                               ["c.yaml", "more than 100,000 values written", "(line 99"]),
+    "EDN of 150,000 values": ("c.edn", "[(input 4)" + " 1" * 150_000 + "]", [],
+                              ["c.edn", "more than 100,000 values written", "line 1"]),
+    # the name is a folder of runs/ (runs/NAME/TIME): never a path out of it
+    "a name that climbs out of runs/": ("c.yaml", NET + "name: ../../../tmp/elsewhere\n", [],
+                                        ["c.yaml: name", "cannot hold /", "../../../tmp/elsewhere"]),
+    "an absolute name": ("c.yaml", NET + "name: /etc/x\n", [], ["c.yaml: name", "cannot hold /"]),
+    "a name of two dots": ("c.yaml", NET + "name: '..'\n", [], ["c.yaml: name", "be . or .."]),
+    "a name with a NUL": ("c.yaml", NET + 'name: "run\\0"\n', [], ["c.yaml: name", "control characters"]),
+    "a name of 5,000 characters": ("c.yaml", NET + "name: " + "n" * 5000 + "\n", [],
+                                   ["c.yaml: name", "at most 200 bytes"]),
+    "a blank name": ("c.yaml", NET + "name: ' '\n", [], ["c.yaml: name", "must not be empty"]),
 }
 
 

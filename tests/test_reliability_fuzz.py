@@ -1,13 +1,16 @@
 """Fuzzing the readers of what users and strangers hand nnrun: config files (YAML and EDN), CSV
-tables, model files and dataset manifests. Whatever the input, a reader either succeeds or
-raises UserError; any other exception is a crash, a bug.
+tables, model files, the resume state of a run's last.nnrun and dataset manifests. Whatever the
+input, a reader either succeeds or raises UserError; any other exception is a crash, a bug.
 
-The default run is a few dozen cases per reader (seconds). NNRUN_FUZZ_EXAMPLES=2500 runs that
-many per test (over 10,000 in all) for a slow, thorough run.
+The default run is 40 cases per property (a few hundred in all, seconds). `pytest -m slow`
+runs every property again with SLOW_EXAMPLES cases each (test_fuzz_slow_run: over 10,000 in
+all, a few minutes); NNRUN_FUZZ_EXAMPLES=N runs N per property directly.
 """
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from nnrun.errors import UserError  # noqa: E402
 from train_fixtures import write_dataset  # noqa: E402
 
 EXAMPLES = int(os.environ.get("NNRUN_FUZZ_EXAMPLES", "40"))
+SLOW_EXAMPLES = 1300  # per property in the slow run: 9 properties, 11,700 cases
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 40, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -199,6 +203,96 @@ def test_fuzz_model_file_bytes(scratch, model_payload, junk, at):
     _accepts_or_refuses(read_model, path)
 
 
+# ---- the resume state of a run's last.nnrun
+
+@pytest.fixture(scope="module")
+def resumable(scratch):
+    """(a trained run's folder, its session as `--resume` makes it, its last.nnrun payload)."""
+    from conftest import run_cli
+    from nnrun.config.spec import load_spec
+    from nnrun.train.loop import load_resume_payload
+    from nnrun.train.session import open_session
+    from train_fixtures import TABLE_NETWORK, blobs, write_config
+
+    data = blobs(scratch / "blobs", n=(60, 20, 0))
+    config = write_config(scratch / "r.yaml", TABLE_NETWORK, data, epoch_count=2, epoch_size=40, batch_size=20,
+                          schedule={"type": "step", "step-size": 1, "gamma": 0.5})
+    assert run_cli("train", config, "--run-dir", scratch / "run", "-q").code == 0
+    session = open_session(load_spec(scratch / "run" / "config.yaml"))
+    return scratch / "run", session, load_resume_payload(scratch / "run" / "last.nnrun")
+
+
+RESUME_FIELDS = [("epoch",), ("optimizer",), ("optimizer", "state"), ("optimizer", "param_groups"),
+                 ("optimizer", "param_groups", 0), ("optimizer", "param_groups", 0, "lr"),
+                 ("optimizer", "param_groups", 0, "betas"), ("optimizer", "param_groups", 0, "eps"),
+                 ("optimizer", "param_groups", 0, "amsgrad"), ("optimizer", "param_groups", 0, "params"),
+                 ("optimizer", "param_groups", 0, "fused"), ("optimizer", "state", 0),
+                 ("optimizer", "state", 0, "step"), ("optimizer", "state", 0, "exp_avg"), ("schedule",),
+                 ("schedule", "last_epoch"), ("schedule", "_last_lr"), ("sampler",), ("sampler", "kind"),
+                 ("sampler", "generator"), ("sampler", "turn"), ("sampler", "classes"), ("sampler", "streams"),
+                 ("sampler", "streams", 0), ("sampler", "streams", 0, "order"), ("sampler", "streams", 0, "cursor"),
+                 ("augmenter",), ("augmenter", "generator"), ("rng",), ("rng", "torch"), ("rng", "numpy"),
+                 ("rng", "numpy", "keys"), ("rng", "numpy", "pos"), ("rng", "numpy", "cached"), ("best",),
+                 ("best", "score"), ("best", "epoch"), ("best", "threshold"), ("since-best",), ("world-size",),
+                 ("record",), ("record", "epoch"), ("scaler",), ("training-weights",), ("mixer",)]
+
+
+def _tensor(values):
+    import torch
+
+    shape, dtype, fill = values
+    if dtype == torch.bool:
+        return torch.zeros(shape, dtype=dtype)
+    return torch.full(shape, fill, dtype=torch.float64).to(dtype)
+
+
+def _tensors():
+    import torch
+
+    return st.tuples(st.lists(st.integers(0, 9), max_size=3), st.sampled_from([torch.float32, torch.float64,
+                                                                                torch.int64, torch.uint8, torch.bool]),
+                     st.one_of(st.integers(0, 255), st.floats(allow_nan=True, allow_infinity=True))).map(_tensor)
+
+
+@FUZZ
+@given(field=st.sampled_from(RESUME_FIELDS), value=st.one_of(plain, _tensors()))
+def test_fuzz_resume_state(scratch, resumable, field, value):
+    """A value put in the resume state, written with a fresh checksum and read back as `--resume`
+    does; when it is taken, one optimizer step, a draw of the sampler and of each generator are
+    run with it, so what would fail only once training started fails here too."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from nnrun.checkpoint import write_checkpoint
+    from nnrun.train.loop import Trainer, load_resume_payload
+    from nnrun.train.run_folder import RunFolder
+
+    run, session, payload = resumable
+    payload = copy.deepcopy(payload)
+    node = payload["resume"]
+    for key in field[:-1]:
+        node = node[key]
+    node[field[-1]] = value
+    path = scratch / "fuzzed-last.nnrun"
+    try:
+        write_checkpoint(path, payload)
+    except ValueError:  # the writer refuses integers beyond 64 bits: no file of that kind exists
+        hypothesis.assume(False)
+
+    def restore_and_use():
+        Trainer(session, RunFolder.existing(run), quiet=True, resume=load_resume_payload(path))
+        for parameter in session.network.parameters():
+            parameter.grad = torch.ones_like(parameter)
+        session.optimizer.step()
+        session.schedule.step(0.5)
+        session.sampler.take(7)
+        torch.rand(2, generator=session.augmenter.generator), torch.rand(2), np.random.random()
+
+    _accepts_or_refuses(restore_and_use)
+
+
 # ---- dataset manifests
 
 @pytest.fixture(scope="module")
@@ -244,3 +338,14 @@ def test_fuzz_dataset_manifest(dataset, field, value, ids):
         _accepts_or_refuses(open_and_use)
     finally:
         (dataset / "dataset.json").write_text(original)
+
+
+@pytest.mark.slow
+def test_fuzz_slow_run():
+    """Every property above with SLOW_EXAMPLES cases each (Hypothesis' own count: see its
+    statistics in the output with -s)."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+                             "--hypothesis-show-statistics", __file__], capture_output=True, text=True,
+                            env={**os.environ, "NNRUN_FUZZ_EXAMPLES": str(SLOW_EXAMPLES)}, cwd=Path(__file__).parent)
+    print(result.stdout[-20000:])
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

@@ -47,6 +47,22 @@ def _bytes(data):
     return lambda path: path.write_bytes(data)
 
 
+def _damaged_zip(path):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("t.csv", ROWS * 50)
+    path.write_bytes(_damaged(path.read_bytes()))
+
+
+def _encrypted_zip(path):
+    """A zip whose member says it is encrypted (zipfile writes no encrypted zips: the flag is set
+    by hand, in the member's local header and in the central directory)."""
+    _zip("t.csv")(path)
+    data = bytearray(path.read_bytes())
+    data[6] |= 1
+    data[data.find(b"PK\x01\x02") + 8] |= 1
+    path.write_bytes(bytes(data))
+
+
 # name: (file name, how to write it, what the one line must contain)
 CSV_CASES = {
     "xz cut short": ("t.csv.xz", _bytes(lzma.compress(ROWS.encode())[:30]), ["t.csv.xz", "not a readable CSV"]),
@@ -56,6 +72,12 @@ CSV_CASES = {
     "random bytes named .gz": ("t.csv.gz", _bytes(os.urandom(300)), ["t.csv.gz"]),
     "random bytes named .xz": ("t.csv.xz", _bytes(os.urandom(300)), ["t.csv.xz"]),
     "random bytes named .zip": ("t.csv.zip", _bytes(os.urandom(300)), ["t.csv.zip", "not a readable zip file"]),
+    # deflated data damaged inside: zlib's own error type, neither OSError nor the archive's
+    "gz damaged inside": ("t.csv.gz", _bytes(_damaged(gzip.compress(ROWS.encode() * 50))),
+                          ["t.csv.gz", "not a readable CSV file", "decompressing"]),
+    "zip damaged inside": ("t.csv.zip", _damaged_zip, ["t.csv.zip", "not a readable CSV file", "decompressing"]),
+    "a zip with a folder and the CSV in it": ("t.csv.zip", _zip("sub/", "sub/t.csv"), ["holds 2: sub/, sub/t.csv"]),
+    "an encrypted zip": ("t.csv.zip", _encrypted_zip, ["t.csv.zip: t.csv is encrypted"]),
     "a zip with two members": ("t.csv.zip", _zip("a.csv", "b.csv"),
                                ["t.csv.zip", "exactly one CSV file", "holds 2: a.csv, b.csv"]),
     "an empty zip": ("t.csv.zip", _zip(), ["t.csv.zip", "holds 0"]),
@@ -83,6 +105,51 @@ def test_a_hostile_csv_is_one_clean_line_and_leaves_nothing(name, tmp_path):
     result = run_cli("prepare", "csv", tmp_path / file_name, tmp_path / "out", "--label", "label", "-q")
     assert_one_clean_line(result, *phrases)
     assert sorted(p.name for p in tmp_path.iterdir()) == [file_name]
+
+
+def _idx(array):
+    """An IDX file's bytes: LeCun's header (uint8 data, the dimensions) and the values."""
+    return bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + \
+        array.astype("uint8").tobytes()
+
+
+def _idx_header(*shape):
+    return bytes([0, 0, 8, len(shape)]) + b"".join(int(d).to_bytes(4, "big") for d in shape)
+
+
+# name: (file to replace, its bytes, what the one line must contain)
+MNIST_CASES = {
+    "test images of another size": ("t10k-images-idx3-ubyte", _idx_header(20, 10, 10) + bytes(2000),
+                                    ["holds 10x10 images, but", "holds 8x8"]),
+    "images of no pixels": ("t10k-images-idx3-ubyte", _idx_header(20, 0, 0), ["holds 0x0 images"]),
+    "a header beyond memory": ("t10k-images-idx3-ubyte", _idx_header(4_000_000_000, 4_000_000_000, 4_000_000_000),
+                               ["64,000,000,000,000,000,000,000,000,000 bytes", "of memory"]),
+    "a gzip bomb behind a header": ("t10k-images-idx3-ubyte.gz",
+                                    gzip.compress(_idx_header(100_000, 1000, 1000) + bytes(10**6)),
+                                    ["100000 x 1000 x 1000", "of memory"]),
+    "more data than its header says": ("t10k-labels-idx1-ubyte", _idx_header(20) + bytes(21),
+                                       ["holds more than 20 data bytes"]),
+    "a gzip damaged inside": ("train-images-idx3-ubyte.gz", None, ["cannot be read", "decompressing"]),
+}
+
+
+@pytest.mark.parametrize("name", MNIST_CASES)
+def test_hostile_mnist_files_are_one_clean_line(name, tmp_path):
+    import numpy as np
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 40), ("t10k", 20)):
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx(rng.integers(0, 255, (count, 8, 8))))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx(np.arange(count) % 10))
+    file_name, data, phrases = MNIST_CASES[name]
+    if data is None:  # the training images themselves, gzipped and damaged
+        data = _damaged(gzip.compress((folder / "train-images-idx3-ubyte").read_bytes() * 40))
+    (folder / file_name).write_bytes(data)
+    result = run_cli("prepare", "mnist", folder, tmp_path / "out", "-q")
+    assert_one_clean_line(result, file_name.split(".gz")[0], *phrases)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist"]
 
 
 def test_a_negative_or_huge_seed_is_a_usage_error(tmp_path):
@@ -121,6 +188,7 @@ def test_odd_files_among_images_are_skipped_and_listed_never_opened_blocking(ima
     os.symlink(tmp_path / "nowhere.jpg", images / "cat" / "broken.jpg")
     os.mkfifo(images / "dog" / "pipe.jpg")
     os.symlink("/dev/zero", images / "dog" / "zero.jpg")
+    os.symlink("loop.jpg", images / "dog" / "loop.jpg")
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(images / "dog" / "sock.png"))
     # more pixels than Pillow's guard allows (a compressed PNG of 12,000 × 12,000, 140 kB)
@@ -136,10 +204,11 @@ def test_odd_files_among_images_are_skipped_and_listed_never_opened_blocking(ima
     skipped = {s["path"]: s["reason"] for s in json.loads((tmp_path / "out" / "dataset.json").read_text())["skipped"]}
     assert skipped == {"cat/bomb.png": "too many pixels (decompression bomb guard)",
                        "cat/broken.jpg": "cannot be read (a broken symbolic link)",
+                       "dog/loop.jpg": "cannot be read (a loop of symbolic links)",
                        "dog/pipe.jpg": "cannot be read (a named pipe (FIFO))",
                        "dog/sock.png": "cannot be read (a socket)",
                        "dog/zero.jpg": "cannot be read (a character device)"}
-    assert "skipped 5 unreadable image(s)" in result.stderr
+    assert "skipped 6 unreadable image(s)" in result.stderr
     assert not (tmp_path / "out.partial").exists()
     again = run_cli("prepare", "images", images, tmp_path / "out", "--size", "4", "--test-size", "2", "-j", "1", "-q")
     assert again.code == 0, again  # the same recipe: nothing to do, and no odd file opened to tell
@@ -262,3 +331,30 @@ def test_a_real_full_disk_and_a_read_only_one(tiny_tmpfs, tmp_path):
         result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label", "label", "-q")
         assert_one_clean_line(result, str(tiny_tmpfs), "Read-only file system")
     assert list(tiny_tmpfs.iterdir()) == []
+
+
+def test_real_full_disks_under_infer_submit_and_prepare_images(tiny_tmpfs, tmp_path, images):
+    """64 kB: each output stops with one line naming it and "No space left", the previous
+    submission stays as it was, and no temporary is left."""
+    from nnrun.data.preprocess import Preprocessing
+    from nnrun.model_io import save_model
+    from nnrun.network.build import build_network
+    from nnrun.network.plan import plan_network
+
+    model = tmp_path / "model.nnrun"
+    table = [{"input": {"width": 2, "id": "data"}}, {"linear->softmax": {"output-size": 2, "id": "label"}}]
+    save_model(model, build_network(plan_network(table)), classes=["x", "y"], positive="y", threshold=0.5,
+               preprocessing=Preprocessing("table", "standardize", [0.0] * 2, [1.0] * 2, ["a", "b"]))
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,a,b\n" + "".join(f"{i},{i % 7},{i % 3}\n" for i in range(20_000)))
+    (tiny_tmpfs / "submission.csv").write_text("old")
+    commands = {"infer -o": ["infer", model, rows, "--id-column", "id", "-o", tiny_tmpfs / "out.jsonl"],
+                "kaggle-submit -o": ["kaggle-submit", model, rows, "--id-column", "id", "--output", "probability",
+                                     "-o", tiny_tmpfs / "submission.csv"],
+                "prepare images": ["prepare", "images", images, tiny_tmpfs / "prepared", "--size", "64",
+                                   "--png", "-j", "1"]}
+    for name, arguments in commands.items():
+        result = run_cli(*arguments, "-q")
+        assert_one_clean_line(result, str(tiny_tmpfs), "No space left on device")
+        assert sorted(p.name for p in tiny_tmpfs.iterdir()) == ["submission.csv"], name
+    assert (tiny_tmpfs / "submission.csv").read_text() == "old"

@@ -12,7 +12,7 @@ import pytest
 
 from nnrun.checkpoint import read_checkpoint, write_checkpoint
 from nnrun.train.run_lock import RunLock
-from train_fixtures import TABLE_NETWORK, blobs, wait_for_first_epoch, write_config
+from train_fixtures import TABLE_NETWORK, blobs, wait_for_first_epoch, wait_for_handler, write_config
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,79 @@ def test_a_refused_resume_changes_nothing(cli, run):
     assert snapshot(run) == before  # config.yaml, metrics.jsonl, train.log, run.json untouched, no .tmp
 
 
+DEL = object()
+# name: (field path in last.nnrun, its new value (a function of the payload: the value is made
+# from the real one), what the one line must contain). Each of these ended in a traceback after
+# rewriting the run's files, trained on silently, hung, or crashed the process (a state tensor of
+# the wrong shape in the fused optimizer step).
+RESUME_CASES = {
+    "resume state text": (("resume",), "x", "resume: must be a map"),
+    "epoch text": (("resume", "epoch"), "x", "resume.epoch: must be a whole number ≥ 1"),
+    "epoch negative": (("resume", "epoch"), -3, "resume.epoch: must be a whole number ≥ 1, got -3"),
+    "epoch missing": (("resume", "epoch"), DEL, "resume.epoch"),
+    "optimizer text": (("resume", "optimizer"), "x", "resume.optimizer: must be an optimizer's state"),
+    "learning rate NaN": (("resume", "optimizer", "param_groups", 0, "lr"), float("nan"),
+                          "resume.optimizer.param_groups[0].lr: must be a finite number"),
+    "learning rate text": (("resume", "optimizer", "param_groups", 0, "lr"), "fast",
+                           "resume.optimizer.param_groups[0].lr"),
+    "betas of one number": (("resume", "optimizer", "param_groups", 0, "betas"), [0.9],
+                            "resume.optimizer.param_groups[0].betas: is [0.9], but the run's config makes it"),
+    "a moment of the wrong shape": (("resume", "optimizer", "state", 0, "exp_avg"), lambda p: p["tensors"][
+        next(iter(p["tensors"]))].flatten()[:5].clone(), "resume.optimizer.state[0].exp_avg: has shape [5]"),
+    "a NaN moment": (("resume", "optimizer", "state", 0, "exp_avg_sq"),
+                     lambda p: p["resume"]["optimizer"]["state"][0]["exp_avg_sq"] * float("nan"),
+                     "resume.optimizer.state[0].exp_avg_sq: holds values that are not finite"),
+    "a step of many numbers": (("resume", "optimizer", "state", 0, "step"), lambda p: p["resume"]["optimizer"][
+        "state"][0]["exp_avg"].clone(), "resume.optimizer.state[0].step: must be one number"),
+    "sampler text": (("resume", "sampler"), "x", "resume.sampler: must be a map"),
+    "sampler order past the split": (("resume", "sampler", "streams", 0, "order"), lambda p: p["resume"]["sampler"][
+        "streams"][0]["order"] + 10**6, "the saved sampler's order is not a shuffle of this split's"),
+    "sampler position past its order": (("resume", "sampler", "streams", 0, "cursor"), 10**9,
+                                        "the saved sampler's position 1000000000"),
+    "sampler turn past its classes": (("resume", "sampler", "turn"), 7, "the saved sampler's turn 7"),
+    "random state text": (("resume", "rng", "torch"), "x", "resume.rng.torch"),
+    "numpy position past its state": (("resume", "rng", "numpy", "pos"), 10**6,
+                                      "resume.rng.numpy.pos: must be a whole number from 0 to 624"),
+    "numpy state of three words": (("resume", "rng", "numpy", "keys"), lambda p: p["resume"]["rng"]["numpy"][
+        "keys"][:3], "resume.rng.numpy.keys: must be 624 whole numbers"),
+    "best score NaN": (("resume", "best", "score"), float("nan"),
+                       "resume.best.score: must be a number or nothing, got nan"),
+    "best epoch after the last": (("resume", "best", "epoch"), 99, "resume.best.epoch: must be an epoch from 1 to 2"),
+    "since-best text": (("resume", "since-best"), "x", "resume.since-best"),
+    "metrics record text": (("resume", "record"), "x", "resume.record: must be epoch 2's metrics"),
+    "metrics record of another epoch": (("resume", "record", "epoch"), 7, "resume.record: must be epoch 2's metrics"),
+    "schedule state text": (("resume", "schedule"), "x", "resume.schedule: must be a map or nothing"),
+    "config text": (("config",), "x", "config: must be a map"),
+    "dataset text": (("dataset",), "x", "dataset: must be a map"),
+    "a NaN weight": (("tensors",), lambda p: {k: v * float("nan") for k, v in p["tensors"].items()},
+                     "holds values that are not finite"),
+    "a weight that is text": (("tensors",), lambda p: {**p["tensors"], next(iter(p["tensors"])): "w"},
+                              "tensors: must be a map of weight names to tensors"),
+}
+
+
+@pytest.mark.parametrize("name", RESUME_CASES)
+def test_a_tampered_resume_state_is_one_line_and_changes_nothing(name, cli, run):
+    """A last.nnrun with a fresh, valid checksum (anyone can write one) but a resume state that
+    does not fit: refused in one line naming the field, before the run folder is touched."""
+    path, value, phrase = RESUME_CASES[name]
+    payload = read_checkpoint(run / "last.nnrun")
+    node = payload
+    for key in path[:-1]:
+        node = node[key]
+    if value is DEL:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value(payload) if callable(value) else value
+    write_checkpoint(run / "last.nnrun", payload)
+    before = snapshot(run)
+    result = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert result.code == 2 and "Traceback" not in result.output, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(run / "last.nnrun") in lines[0] and phrase in lines[0], result.stderr
+    assert snapshot(run) == before
+
+
 def test_a_second_writer_is_refused_and_a_released_lock_does_not_block(cli, run):
     before = snapshot(run)
     holder = RunLock.take(run)  # another process training it (flock: per open file, even in one process)
@@ -100,13 +173,14 @@ def test_metrics_agree_with_last_nnrun_after_a_kill(cli, run):
     # temporaries of writes killed half-way lying about
     (run / "metrics.jsonl").write_text(lines[0] + "\n")
     for name in (".last.nnrun.0123456789ab.tmp", ".best.nnrun.ba9876543210.tmp", "metrics.jsonl.tmp",
-                 "status.json.tmp", "predictions/last.npz.tmp"):
+                 "status.json.tmp", "predictions/last.npz.tmp", ".last.nnrun.0123456789ab.partial",
+                 "predictions/.last.npz.0123456789ab.partial", "first-layer/.epoch-0003.npy.0123456789ab.partial"):
         (run / name).write_bytes(b"half")
     resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
     assert resumed.code == 0, resumed
     after = (run / "metrics.jsonl").read_text().splitlines()
     assert epochs(run) == [1, 2, 3] and after[1] == lines[1]  # the lost line, as it was written
-    assert not [p for p in run.rglob("*.tmp")]
+    assert not [p for p in run.rglob("*") if p.name.endswith((".tmp", ".partial"))]
 
 
 def test_lines_past_the_checkpoint_and_a_torn_line_are_dropped(cli, run):
@@ -144,16 +218,19 @@ def test_the_first_checkpoint_write_failing_leaves_no_folder(cli, tmp_path, tabl
 
 def test_stopped_runs_exit_130_for_sigint_and_sigterm_alike(tmp_path, table):
     """A signal during the imports and the data loading (before the loop's handler) or during an
-    epoch: exit 130, the one line, and no folder when no epoch finished."""
+    epoch: exit 130, the one line, and no folder when no epoch finished. The delays count from
+    the moment nnrun catches the signal: before it, the interpreter is still starting (documented
+    as the system's default, 143), however long a busy machine makes that."""
     config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, table, epoch_count=None, epoch_size=400,
                           batch_size=40)
-    for sig, delay in ((signal.SIGTERM, 0.3), (signal.SIGINT, 0.6), (signal.SIGTERM, 1.0), (signal.SIGTERM, None)):
+    for sig, delay in ((signal.SIGTERM, 0.0), (signal.SIGINT, 0.3), (signal.SIGTERM, 1.0), (signal.SIGTERM, None)):
         run = tmp_path / f"run-{sig.name}-{delay}"
         process = subprocess.Popen([sys.executable, "-m", "nnrun", "train", str(config), "--run-dir", str(run), "-q"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if delay is None:
             wait_for_first_epoch(process, run)
         else:
+            wait_for_handler(process, signal.SIGTERM)
             time.sleep(delay)
         process.send_signal(sig)
         _, err = process.communicate(timeout=60)
@@ -193,6 +270,12 @@ def test_a_full_disk_names_the_file_and_a_resume_after_it_is_consistent(cli, tmp
     assert not [p for p in run.rglob("*") if p.name.endswith((".tmp", ".partial"))]
     epoch = read_checkpoint(run / "last.nnrun")["epoch"]
     read_checkpoint(run / "best.nnrun")
+    still_full = cli("train", "--resume", run, "-q")  # a resume on the same full disk
+    assert still_full.code == 2 and still_full.stderr.count("\n") == 1, still_full
+    assert "No space left on device" in still_full.stderr and "Traceback" not in still_full.output
+    assert not [p for p in run.rglob("*") if p.name.endswith((".tmp", ".partial"))]
+    epoch = read_checkpoint(run / "last.nnrun")["epoch"]  # (it may have got an epoch further)
+    assert epochs(run) in (list(range(1, epoch + 1)), list(range(1, epoch)))
     grow("16m")
     resumed = cli("train", "--resume", run, "--set", f"train.epoch-count={epoch + 1}", "-q")
     assert resumed.code == 0, resumed
@@ -211,3 +294,55 @@ def test_a_disk_too_small_for_the_first_checkpoint_leaves_no_folder(cli, tmp_pat
 # a network whose checkpoint (~200 KB of weights) cannot fit in 64 KiB
 IMAGE_LIKE_WIDE = [{"input": {"width": 6, "id": "data"}}, {"linear->relu": 8000}, {"linear": 2},
                    {"softmax": {"id": "label"}}]
+
+
+def test_a_report_never_replaces_the_runs_files(cli, run):
+    before = snapshot(run)
+    result = cli("report", run, "-o", run / "last.nnrun")
+    assert result.code == 2 and result.stderr.count("\n") == 1, result
+    assert "last.nnrun: is the input" in result.stderr
+    assert snapshot(run) == before
+
+
+@pytest.mark.parametrize("what", ["picture", "page"])
+def test_a_full_disk_under_a_report_names_the_file_and_leaves_no_temporary(what, cli, run, tmp_path, monkeypatch):
+    """ENOSPC injected into the writes (a real full disk: test_a_full_disk_names_the_file...)."""
+    import errno
+    import pathlib
+
+    method = {"picture": "write_bytes", "page": "write_text"}[what]
+    original = getattr(pathlib.Path, method)
+
+    def full(self, *args, **kwargs):
+        if self.name.endswith((".png", ".html.tmp")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, method, full)
+    before = snapshot(run)
+    result = cli("report", run, "-o", tmp_path / "r.html")
+    assert result.code == 2 and "Traceback" not in result.output, result
+    line = result.stderr.strip()
+    named = f"{run}/report/" if what == "picture" else str(tmp_path / "r.html")
+    assert "\n" not in line and f"cannot write {named}" in line and "No space left on device" in line, line
+    assert snapshot(run) == before and not (tmp_path / "r.html").exists()
+    assert not [p for p in [*run.iterdir(), *tmp_path.iterdir()] if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("damage, phrase", [
+    (lambda d: {"a": d["labels"]}, "predictions/best.npz: epoch: is missing"),
+    (lambda d: {**d, "labels": d["labels"][:3]}, "labels: must be 300 whole numbers"),
+    (lambda d: {**d, "predicted": d["predicted"] + 5}, "predicted: holds 6, out of range"),
+    (lambda d: {**d, "probabilities": d["probabilities"][:, 0]}, "probabilities: must be numbers [examples, classes]"),
+])
+def test_damaged_predictions_are_one_line_for_report(damage, phrase, cli, run, tmp_path):
+    """RUN/predictions/best.npz as edited by hand: the report (and the live page, through the
+    same reader) refuses it naming the array, instead of indexing with its numbers."""
+    import numpy as np
+
+    with np.load(run / "predictions" / "best.npz") as data:
+        arrays = {key: data[key] for key in data.files}
+    np.savez(run / "predictions" / "best.npz", **damage(arrays))
+    result = cli("report", run, "-o", tmp_path / "r.html")
+    assert result.code == 2 and result.stderr.count("\n") == 1 and phrase in result.stderr, result
+    assert not (tmp_path / "r.html").exists()

@@ -116,3 +116,22 @@ def wait_for_first_epoch(process, run, seconds=60):
     while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text().strip():
         assert time.time() < deadline and process.poll() is None, process.communicate()
         time.sleep(0.05)
+
+
+def wait_for_handler(process, sig, seconds=60):
+    """Wait until `process` catches `sig` (Linux: its SigCgt mask in /proc; elsewhere a second).
+    Before that a signal meets the system's default, not nnrun: on a busy machine the Python
+    interpreter alone can take half a second to start."""
+    import time
+    from pathlib import Path
+    status = Path(f"/proc/{process.pid}/status")
+    if not status.exists():
+        time.sleep(1)
+        return
+    deadline = time.time() + seconds
+    while True:
+        caught = next((line.split()[1] for line in status.read_text().splitlines() if line.startswith("SigCgt:")), "0")
+        if int(caught, 16) >> (int(sig) - 1) & 1:
+            return
+        assert time.time() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.005)

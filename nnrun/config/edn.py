@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import edn_format
 from edn_format import Keyword, Symbol
 
-from nnrun.config.limits import check_depth
+from nnrun.config.limits import check_depth, check_edn_size
 from nnrun.errors import UserError
 
 
@@ -69,6 +69,7 @@ def _call_to_plain(form):
 
 def loads(text, source="config"):
     """Parse EDN text; a file of several forms (e.g. `(def net [...])`) keeps the last value."""
+    check_edn_size(text, source)
     _check_depth(text, source)
     try:
         forms = edn_format.loads_all(text)

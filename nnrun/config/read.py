@@ -58,7 +58,7 @@ class _Loader(yaml.SafeLoader):
 
 def _load_yaml(text, source):
     try:
-        check_yaml_shape(text, source)  # before building: deep nesting and alias bombs
+        check_yaml_shape(text, source)  # before building: deep nesting, alias bombs, sheer size
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)

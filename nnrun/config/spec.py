@@ -11,11 +11,34 @@ from nnrun.errors import UserError
 from nnrun.network.plan import plan_network
 from nnrun.sweep.section import sweep_section
 
+LONGEST_NAME = 200  # bytes as UTF-8; file systems take 255 in one folder name
+
+
+def run_name(value, path):
+    """The run's name, which names its folder under runs/ (runs/NAME/TIME): one plain folder
+    name. A "/" or ".." would put the run anywhere on the disk, a NUL or a name too long for the
+    file system would fail only when the folder is made."""
+    name = text(null=True)(value, path)
+    if name is None:
+        return None
+    if not name.strip():
+        problem = "must not be empty"
+    elif "/" in name or "\\" in name or name in (".", ".."):
+        problem = "names the run's folder in runs/, so it cannot hold / or \\ or be . or .."
+    elif not name.isprintable():
+        problem = "must not hold control characters"
+    elif len(name.encode("utf-8", "surrogatepass")) > LONGEST_NAME:
+        problem = f"names a folder, so it must be at most {LONGEST_NAME} bytes long"
+    else:
+        return name
+    raise UserError(f"{path}: {problem}, got {name[:80]!r}" + ("..." if len(name) > 80 else ""))
+
+
 TOP_LEVEL = {
     "network": Field(lambda v, p: v, None, "the layers, in order"),
     "data": Field(data_section, {}, "the prepared dataset (a folder, or a map with path and splits)"),
     "train": Field(train_section, {}, "optimizer, batch size, epochs, sampling, metric, ..."),
-    "name": Field(text(null=True), None, "the run's name (default: the config file's name)"),
+    "name": Field(run_name, None, "the run's name (default: the config file's name)"),
     "description": Field(text(null=True), None, "free text"),
     # read by `nnrun sweep` (its paths are checked against the rest there); a run ignores it
     "sweep": Field(sweep_section, None, "a hyperparameter search: trials, metric, sampler, parameters"),

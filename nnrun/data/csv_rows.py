@@ -81,13 +81,15 @@ def text_separator(path):
                     f"(optionally .gz, .bz2, .xz or .zip)")
 
 
-# What reading a damaged compressed file raises besides OSError: lzma's own error type, and
-# zipfile's for a .zip that is not one (both are plain Exceptions).
+# What reading a damaged compressed file raises besides OSError: lzma's own error type,
+# zipfile's for a .zip that is not one, and zlib's for deflated data damaged inside a .gz or a
+# .zip (all plain Exceptions).
 def damaged_archive():
     import lzma
     import zipfile
+    import zlib
 
-    return (lzma.LZMAError, zipfile.BadZipFile)
+    return (lzma.LZMAError, zipfile.BadZipFile, zlib.error)
 
 
 def read_header(path, sep):
@@ -125,17 +127,21 @@ def longer_first_row_is_an_error(path):
 
 
 def check_zip(path):
-    """A .zip must hold exactly one file, the table (pandas reads no other); else a UserError
-    that lists what it holds. Damage is left to the reader, which reports it."""
+    """A .zip must hold exactly one entry, the table (pandas reads no other, and counts a
+    folder's entry as one: `sub/` beside `sub/t.csv` is two); else a UserError that lists what
+    it holds. Damage is left to the reader, which reports it."""
     import zipfile
 
     if not str(path).lower().endswith(".zip"):
         return
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [info.filename for info in archive.infolist() if not info.is_dir()]
+            members = archive.namelist()
+            locked = [info.filename for info in archive.infolist() if info.flag_bits & 0x1]
     except (zipfile.BadZipFile, OSError, EOFError) as problem:
         raise UserError(f"{path} is not a readable zip file ({first_line(problem)})") from None
+    if locked:  # zipfile would ask for a password half way through reading
+        raise UserError(f"{path}: {locked[0]} is encrypted; unzip it with its password and give the CSV file")
     if len(members) != 1:
         listed = ", ".join(members[:LISTED]) + (f", ... ({len(members)} in all)" if len(members) > LISTED else "")
         raise UserError(f"{path}: a zip must hold exactly one CSV file, this one holds {len(members)}"

@@ -34,6 +34,7 @@ class PreparedDataset:
         self.path = Path(path)
         self.manifest = _read_manifest(self.path)
         self._label_cache, self._id_cache = {}, {}
+        self._finite = set()  # table splits whose features were found finite
         self._check_splits()
 
     def __repr__(self):
@@ -96,7 +97,11 @@ class PreparedDataset:
     # ---- the data
     def x(self, split):
         """Features float32 [N, F] or images uint8 [N, C, S, S], memory-mapped read-only."""
-        return self._load(split, "x", mmap=True)
+        x = self._load(split, "x", mmap=True)
+        if self.kind == "table" and split not in self._finite:
+            self._check_finite(split, x)
+            self._finite.add(split)
+        return x
 
     def y(self, split):
         """Labels int64 [N] (read-only), indices into `classes`."""
@@ -158,6 +163,20 @@ class PreparedDataset:
                 if y.dtype != np.int64 or y.shape != (count,):
                     raise UserError(f"{self._file(split, 'y')} holds {y.dtype} {list(y.shape)}, "
                                     f"but the manifest says int64 [{count}]")
+
+    def _check_finite(self, split, x):
+        """`nnrun prepare` writes finite features only: a NaN or infinity in a table (an edited or
+        damaged file) would become a NaN probability, and a class decided silently from it. One
+        pass in blocks, once per split (a table of ten million rows by 30 features takes a second)."""
+        step = max(1, (1 << 24) // max(1, x.shape[1]))
+        for start in range(0, len(x), step):
+            bad = ~np.isfinite(x[start:start + step])
+            if bad.any():
+                row, column = (int(i) for i in np.argwhere(bad)[0])
+                features = self.features or []
+                name = f'"{features[column]}"' if column < len(features) else str(column + 1)
+                raise UserError(f'{self._file(split, "x")}: row {start + row + 1}, feature {name} is '
+                                f"{x[start + row, column]}; a prepared table holds finite numbers only")
 
     def _labels(self, split):
         cache = self._label_cache

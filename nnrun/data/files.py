@@ -70,6 +70,8 @@ def not_regular(path):
     except FileNotFoundError:
         return "a broken symbolic link" if os.path.islink(path) else "no such file"
     except OSError as problem:
+        if problem.errno == errno.ELOOP:  # a link to itself, or links in a circle
+            return "a loop of symbolic links"
         return f"cannot be read ({problem.strerror or problem})"
     if stat.S_ISREG(mode):
         return None

@@ -15,7 +15,7 @@ import os
 import warnings
 
 from nnrun import __version__
-from nnrun.atomic import atomic_file
+from nnrun.atomic import atomic_file, refuse_overwriting
 from nnrun.errors import UserError
 
 FORMATS = {".onnx": "onnx", ".safetensors": "safetensors", ".pt": "torchscript", ".ts": "torchscript",
@@ -49,6 +49,8 @@ def export_model(checkpoint, out, fmt):
     """Write CHECKPOINT's model to `out` in format `fmt`; returns the bytes written."""
     from nnrun.model_io import read_model
 
+    if fmt != "nnrun":  # a model file written over itself (with its ONNX graph added) stays a model file
+        refuse_overwriting(out, [checkpoint])
     payload = read_model(checkpoint)
     if fmt == "safetensors":
         from safetensors.numpy import save

@@ -78,6 +78,7 @@ _WORK = None  # in a worker process: the work it runs on what it decodes
 
 def _worker_start(work):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the pool
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's KeyboardInterrupt (nnrun.cli)
     global _WORK
     if work is not None:
         work.for_worker()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from nnrun.data.preprocess import Preprocessing
 from nnrun.errors import UserError
-from nnrun.model_io import gpu_present, read_model
+from nnrun.model_io import check_device, gpu_present, read_model
 
 ENGINES = ("auto", "onnx", "torch")
 
@@ -86,6 +86,7 @@ def open_model(path, *, device="auto", engine="auto", warn=None):
     """The model in file `path`, ready to run; UserError for a bad file or option."""
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
+    check_device(device)
     payload = read_model(path)
     has_graph = isinstance(payload.get("onnx"), dict)
     on_gpu = device not in ("auto", "cpu") or (device == "auto" and engine != "onnx" and gpu_present())

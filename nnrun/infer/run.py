@@ -9,7 +9,7 @@ import sys
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 
-from nnrun.atomic import atomic_file, atomic_folder
+from nnrun.atomic import atomic_file, atomic_folder, refuse_overwriting
 from nnrun.errors import UserError
 from nnrun.infer.inputs import BadItems, discover
 from nnrun.infer.model import PredictOptions, open_models
@@ -31,6 +31,7 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
     """Run inference; returns the list of skipped (name, reason)."""
     stdout = stdout or sys.stdout
     warn = warn or (lambda message: print(message, file=sys.stderr))
+    refuse_overwriting(options.out, [checkpoint, *inputs])
     sources = discover(inputs, split=options.split, id_column=options.id_column, label_column=options.label_column)
     (model,) = open_models([checkpoint], sources, options, warn)
     work = Work([model])

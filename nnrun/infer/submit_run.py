@@ -6,6 +6,7 @@ file appears only when every row is there.
 """
 from dataclasses import dataclass, field
 
+from nnrun.atomic import refuse_overwriting
 from nnrun.errors import UserError
 from nnrun.progress import bar
 from nnrun.data.files import sort_ids
@@ -31,6 +32,7 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
     """Write the submission; returns (rows written, {class: count}, skipped)."""
     _check_options(options)
     paths = [checkpoint] + list(options.checkpoints)
+    refuse_overwriting(options.out, [*paths, test, options.sample])
     testset = open_test_set(test, id_column=options.id_column, split=options.split)
     sample = read_sample(options.sample) if options.sample else None
     if sample is not None and testset.ids is not None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnrun.errors import UserError
+from nnrun.atomic import FULL_OR_READ_ONLY, refuse_overwriting
+from nnrun.errors import UserError, os_problem
 from nnrun.runs import first_layer_epochs, read_predictions, read_run, run_dataset
 
 FOLDER = "report"
@@ -136,16 +137,32 @@ def write_report(run, output=None):
         raise UserError(f"-o {output}: is a folder; give a file name such as report.html")
     if not output.parent.is_dir():
         raise UserError(f"-o {output}: the folder {output.parent} does not exist")
+    # -o naming the run's checkpoint or metrics would replace it with the page
+    refuse_overwriting(output, [p for p in summary.path.iterdir() if p.suffix != ".html"])
     folder = summary.path / FOLDER
     fresh = summary.path / f".{FOLDER}.tmp"
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir()
-    for _, name, data, _ in pictures:
-        (fresh / name).write_bytes(data)
     tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(fresh, folder)
-    os.replace(tmp, output)
+    writing = folder  # what a failure's message names: the file as it would have been called
+    try:
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir()
+        for _, name, data, _ in pictures:
+            writing = folder / name
+            (fresh / name).write_bytes(data)
+        writing = output
+        tmp.write_text(page, encoding="utf-8")
+        writing = folder
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(fresh, folder)
+        writing = output
+        os.replace(tmp, output)
+    except BaseException as problem:
+        # a full disk or a read-only folder half way: neither temporary stays, and the one line
+        # names the file (a failed write does not say which)
+        shutil.rmtree(fresh, ignore_errors=True)
+        tmp.unlink(missing_ok=True)
+        if isinstance(problem, OSError) and problem.errno in FULL_OR_READ_ONLY:
+            raise os_problem(problem, writing) from None
+        raise
     return output, [folder / name for _, name, _, _ in pictures], summary.warnings

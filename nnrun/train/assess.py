@@ -4,6 +4,7 @@ import dataclasses
 import torch
 
 from nnrun.data.dataset import open_dataset
+from nnrun.errors import UserError
 from nnrun.model_io import load_model, select_device
 from nnrun.train.data import Inputs, SplitData
 from nnrun.train.evaluation import evaluate, needs_one_hot
@@ -15,6 +16,8 @@ def evaluate_checkpoint(checkpoint, dataset_path, *, split="test", threshold=Non
                         device="auto", tta=None):
     """{checkpoint, dataset, split, epoch, classes, beta, threshold, metrics} for `split`;
     `tta="mirror"` averages each image's probabilities with its mirror image's."""
+    if threshold is not None and not 0 <= threshold <= 1:  # click's range lets NaN through
+        raise UserError(f"--threshold {threshold}: a probability threshold is between 0 and 1")
     device = select_device(device)
     loaded = load_model(checkpoint, device=device)
     dataset = open_dataset(dataset_path)

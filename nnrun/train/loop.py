@@ -25,6 +25,7 @@ from nnrun.train.distributed import seed_rank_streams
 from nnrun.train.evaluation import denoising_metrics, evaluate, evaluate_outputs
 from nnrun.train.metrics import score as metric_score
 from nnrun.train.optimizers import learning_rates
+from nnrun.train.resume_check import check_resume_payload, load_optimizer_state, load_schedule_state
 from nnrun.train.run_folder import BEST, LAST, TEST, write_json_atomic
 from nnrun.train.run_record import Observers, default_observers
 from nnrun.train.state import rng_state, set_rng_state
@@ -49,11 +50,12 @@ class Trainer:
         self.since_best = 0
         self._graph = None            # the ONNX graph record, made at the first save (False: none)
         if resume is not None:
+            where = folder.file(LAST) if folder else LAST
             try:  # a checkpoint whose resume state fits another network or optimizer: a message
-                self._restore(resume)
-            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as bad:
-                raise UserError(f"{folder.file(LAST) if folder else LAST}: its resume state does not "
-                                f"fit this run ({type(bad).__name__}: {(str(bad).splitlines() or [''])[0][:200]})") from None
+                self._restore(resume, where)
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as bad:
+                raise UserError(f"{where}: its resume state does not fit this run "
+                                f"({type(bad).__name__}: {(str(bad).splitlines() or [''])[0][:200]})") from None
 
     # ---- resume state
     def resume_state(self):
@@ -74,16 +76,20 @@ class Trainer:
             "mixer": s.mixer.state_dict() if s.mixer is not None else None,
         }
 
-    def _restore(self, payload):
+    def _restore(self, payload, where):
         s, state = self.s, payload["resume"]
+
+        def fail(field, problem):
+            raise UserError(f"{where}: {field}: {problem}")
+
         s.model.load_state_dict({k: v.to(s.device) for k, v in payload["tensors"].items()})
         if s.ema is not None and state.get("training-weights") is not None:
             s.network.load_state_dict({k: v.to(s.device) for k, v in state["training-weights"].items()})
         if s.mixer is not None and state.get("mixer") is not None:
             s.mixer.load_state_dict(state["mixer"])
-        s.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(s.optimizer, state["optimizer"], fail)
         if s.schedule is not None and state.get("schedule") is not None:
-            s.schedule.load_state_dict(state["schedule"])
+            load_schedule_state(s.schedule, state["schedule"], fail)
         if s.scaler is not None and state.get("scaler"):
             s.scaler.load_state_dict(state["scaler"])
         s.sampler.load_state_dict(state["sampler"])
@@ -299,4 +305,5 @@ def load_resume_payload(path):
     payload = read_checkpoint(path)
     if "resume" not in payload or "config" not in payload:
         raise UserError(f"{path}: holds no resume state (is it a best.nnrun?)")
+    check_resume_payload(payload, path)
     return payload

@@ -97,7 +97,7 @@ def remove_stale_temporaries(path):
     """Temporary files of writes killed half-way (kill -9, a power cut) in the run folder `path`:
     `.NAME.XXXX.partial` (nnrun.atomic), and the `.tmp` ones of older versions. Called with the
     run's lock held, so no live writer owns them."""
-    for folder in (path, path / "predictions"):
+    for folder in (path, path / "predictions", path / "first-layer"):  # (nnrun.train.run_record's)
         if not folder.is_dir():
             continue
         for item in folder.iterdir():

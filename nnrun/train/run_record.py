@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnrun.atomic import atomic_file
+from nnrun.atomic import atomic_file, save_npy
 from nnrun.errors import os_problem
 from nnrun.train.metrics import predict
 from nnrun.train.run_folder import write_json_atomic
@@ -141,10 +141,10 @@ class RunRecord:
         if self.weight is not None:
             weight = self.weight[2].detach().to("cpu").float().numpy()
             path = self.path / FIRST_LAYER / f"epoch-{epoch:04d}.npy"
-            try:
-                np.save(path, weight)
+            try:  # atomically: this comes after last.nnrun, so a kill here would leave a torn
+                with atomic_file(path, "wb") as f:  # file no resume rewrites (report reads them all)
+                    save_npy(f, weight)
             except OSError as problem:
-                path.unlink(missing_ok=True)
                 raise os_problem(problem, path) from None
         self._status(trainer, "running")
 

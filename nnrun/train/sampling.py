@@ -40,8 +40,16 @@ class _Stream:
         return {"order": self.order.clone(), "cursor": self.cursor}
 
     def load_state_dict(self, state):
-        self.order = state["order"].to(torch.int64)
-        self.cursor = int(state["cursor"])
+        # from a file: an order that is not a shuffle of this pool would feed other examples (or
+        # indices past the split's end), a cursor past it would never reach the reshuffle
+        order, cursor = state["order"], state["cursor"]
+        if not isinstance(order, torch.Tensor) or order.dim() != 1 or order.is_floating_point() \
+                or not torch.equal(torch.sort(order.to(torch.int64)).values, torch.sort(self.pool).values):
+            raise ValueError(f"the saved sampler's order is not a shuffle of this split's {len(self.pool):,} examples")
+        if not isinstance(cursor, int) or isinstance(cursor, bool) or not 0 <= cursor <= len(order):
+            raise ValueError(f"the saved sampler's position {cursor!r} is not within its {len(order):,} examples")
+        self.order = order.to(torch.int64)
+        self.cursor = cursor
 
 
 def _generator(seed):
@@ -107,8 +115,11 @@ class ClassBalancedStream:
         _check_kind(self, state)
         if list(state["classes"]) != self.classes or len(state["streams"]) != len(self.streams):
             raise ValueError("the saved sampler was made for other classes")
+        turn = state["turn"]
+        if not isinstance(turn, int) or isinstance(turn, bool) or not 0 <= turn < len(self.streams):
+            raise ValueError(f"the saved sampler's turn {turn!r} is not one of its {len(self.streams)} classes")
         self.generator.set_state(state["generator"])
-        self.turn = int(state["turn"])
+        self.turn = turn
         for stream, saved in zip(self.streams, state["streams"]):
             stream.load_state_dict(saved)
 

@@ -11,6 +11,8 @@ import json
 import numpy as np
 from numpy.lib import format as npy
 
+from nnrun.atomic import save_npy
+
 BLOCK_BYTES = 2 << 20
 
 
@@ -71,7 +73,8 @@ def _finish_split(folder, name, index, labels, ids, classes):
     entry = {"count": int(len(index)), "x": f"{name}.x.npy"}
     if labels is not None:
         y = np.asarray(labels, dtype=np.int64)[index]
-        np.save(folder / f"{name}.y.npy", y)
+        with open(folder / f"{name}.y.npy", "wb") as f:
+            save_npy(f, y)
         entry["y"] = f"{name}.y.npy"
         counts = np.bincount(y, minlength=len(classes))
         entry["class-counts"] = {c: int(k) for c, k in zip(classes, counts)}

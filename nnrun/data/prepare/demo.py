@@ -19,6 +19,8 @@ from nnrun.data.prepare.manifest import manifest
 from nnrun.data.prepare.output import prepare_into
 from nnrun.data.prepare.png import write_png_tree
 from nnrun.data.prepare.split import stratified_split
+from nnrun.errors import UserError
+from nnrun.network.memory import machine_memory, size_text
 
 FRAUD_RATE = 0.01
 # feature -> shift of the positives' mean, in units of that feature's spread
@@ -95,6 +97,11 @@ def prepare_demo_shapes(out, *, count=3000, size=28, channels=1, test_size=0.2, 
                         seed=0, command, force=False, jobs=1, quiet=False):
     options = {"source": "demo shapes", "count": count, "size": size, "channels": channels,
                "test-size": test_size, "validation-size": validation_size, "png": png, "seed": seed}
+    # the images are drawn into one array: refused now, not by numpy's MemoryError half way
+    need, memory = count * channels * size * size, machine_memory()
+    if memory and need > memory:
+        raise UserError(f"--count {count} --size {size} --channels {channels}: the images need {size_text(need)} "
+                        f"of memory; this machine has {size_text(memory)}")
 
     def make(folder):
         x, y = shape_images(count, size, channels, seed)

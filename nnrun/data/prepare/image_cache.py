@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnrun.atomic import save_npy
 from nnrun.data.files import read_regular
 from nnrun.data.decode import UnreadableImage, decode_image
 from nnrun.data.prepare.pool import run_tasks
@@ -117,7 +118,7 @@ def _decode_chunk(key, paths, size, channels, cache):
     meta = {"sha256": digests, "problems": problems}
     base = os.path.join(cache, f"chunk-{key}")
     with open(base + ".npy.tmp", "wb") as f:
-        np.save(f, pixels)
+        save_npy(f, pixels)
     os.replace(base + ".npy.tmp", base + ".npy")
     with open(base + ".json.tmp", "w") as f:
         json.dump(meta, f)

@@ -9,6 +9,8 @@ split is the LAST N training images, not a random sample, as in the from-scratch
 (train = first 50,000, validation = last 10,000).
 """
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from nnrun.data.prepare.output import prepare_into
 from nnrun.data.prepare.png import write_png_tree
 from nnrun.data.prepare.split import size_to_count
 from nnrun.errors import UserError
+from nnrun.network.memory import machine_memory, size_text
 
 FILES = {
     "train-images": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
@@ -46,28 +49,36 @@ def find_files(directory):
 
 
 def read_idx(path, dimensions):
-    """The array in an IDX file of uint8 data with `dimensions` dimensions."""
+    """The array in an IDX file of uint8 data with `dimensions` dimensions. The header is read
+    first and the data only as far as it says, so a file whose header (or a gzip "bomb" behind
+    it) claims more than this machine's memory is refused before anything that size is read."""
     try:
         with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as f:
-            data = f.read()
-    except (OSError, EOFError) as problem:
+            header = f.read(4)
+            if len(header) < 4:
+                raise UserError(f"{path} is too short for an IDX header ({len(header)} bytes)")
+            magic = int.from_bytes(header, "big")
+            expected = 0x0800 | dimensions
+            if magic != expected:
+                raise UserError(f"{path} is not an IDX file of {dimensions}-d uint8 data "
+                                f"(magic number 0x{magic:08x}, want 0x{expected:08x})")
+            sizes = f.read(4 * dimensions)
+            if len(sizes) < 4 * dimensions:
+                raise UserError(f"{path} is too short for an IDX header ({4 + len(sizes)} bytes)")
+            shape = tuple(int.from_bytes(sizes[4 * i:4 * i + 4], "big") for i in range(dimensions))
+            size = math.prod(shape)  # Python's integers: four dimensions of 2**32 do not wrap
+            memory = machine_memory()
+            if memory and size > memory:
+                raise UserError(f"{path}: its header says {' x '.join(map(str, shape))} = {size:,} bytes, "
+                                f"more than this machine's {size_text(memory)} of memory")
+            data = f.read(size)
+            extra = len(f.read(1))
+    except (OSError, EOFError, zlib.error) as problem:
         raise UserError(f"{path} cannot be read ({problem})") from None
-    if len(data) < 4:
-        raise UserError(f"{path} is too short for an IDX header ({len(data)} bytes)")
-    magic = int.from_bytes(data[:4], "big")
-    expected = 0x0800 | dimensions
-    if magic != expected:
-        raise UserError(f"{path} is not an IDX file of {dimensions}-d uint8 data "
-                        f"(magic number 0x{magic:08x}, want 0x{expected:08x})")
-    if len(data) < 4 + 4 * dimensions:
-        raise UserError(f"{path} is too short for an IDX header ({len(data)} bytes)")
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dimensions))
-    start = 4 + 4 * dimensions
-    size = int(np.prod(shape))
-    if len(data) - start != size:
-        raise UserError(f"{path} holds {len(data) - start} data bytes, but its header says "
-                        f"{' x '.join(map(str, shape))} = {size} (truncated?)")
-    return np.frombuffer(data, dtype=np.uint8, offset=start).reshape(shape)
+    if len(data) != size or extra:
+        raise UserError(f"{path} holds {'more than ' if extra else ''}{len(data):,} data bytes, but its header says "
+                        f"{' x '.join(map(str, shape))} = {size:,}" + ("" if extra else " (truncated?)"))
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def prepare_mnist(directory, out, *, validation_size=0, png=False, seed=0, command, force=False, jobs=1,
@@ -86,9 +97,13 @@ def prepare_mnist(directory, out, *, validation_size=0, png=False, seed=0, comma
                                 f"{files[f'{split}-labels']} has {len(digits)} labels")
             if digits.size and digits.max() > 9:
                 raise UserError(f"{files[f'{split}-labels']} has a label {digits.max()}, not a digit")
-            if pixels.shape[1] != pixels.shape[2]:
+            if pixels.shape[1] != pixels.shape[2] or pixels.shape[1] == 0:
                 raise UserError(f"{files[f'{split}-images']} holds {pixels.shape[1]}x{pixels.shape[2]} images; "
-                                f"prepared images are square")
+                                f"prepared images are square, of at least 1x1 pixels")
+            if split == "test" and pixels.shape[1:] != images["train"].shape[1:]:
+                raise UserError(f"{files['test-images']} holds {pixels.shape[1]}x{pixels.shape[2]} images, but "
+                                f"{files['train-images']} holds {images['train'].shape[1]}x"
+                                f"{images['train'].shape[2]}: one dataset has one image size")
             images[split], labels[split] = pixels, digits
         n_train = len(images["train"])
         n_val = size_to_count(validation_size, n_train, "--validation-size")
