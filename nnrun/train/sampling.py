@@ -42,6 +42,8 @@ class _Stream:
     def load_state_dict(self, state):
         # from a file: an order that is not a shuffle of this pool would feed other examples (or
         # indices past the split's end), a cursor past it would never reach the reshuffle
+        if not isinstance(state, dict) or not {"order", "cursor"} <= state.keys():
+            raise ValueError("the saved sampler's state is not a map of its order and position")
         order, cursor = state["order"], state["cursor"]
         if not isinstance(order, torch.Tensor) or order.dim() != 1 or order.is_floating_point() \
                 or not torch.equal(torch.sort(order.to(torch.int64)).values, torch.sort(self.pool).values):
