@@ -57,6 +57,8 @@ BAD = [
      "sweep.parameters.network.1.linear->relu: uniform value 10.0 is a number, but the config holds a whole number"),
     ("sweep:\n  sampler: grid\n  parameters:\n    network.2.dropout: {uniform: [0.5, 1.0]}\n",
      "sweep.parameters.network.2.dropout: the grid sampler takes choice and int parameters"),
+    ("sweep:\n  sampler: grid\n  parameters:\n    train.batch-size: {int: [1, 20000]}\n",
+     "sweep.parameters.train.batch-size: an int range of 20,000 values is too many points for the grid sampler"),
     ("sweep: [1, 2]\n", "sweep: must be a map"),
     ("sweep:\n  trials: ten\n  parameters:\n" + GOOD_PARAMETER, "sweep.trials: must be a whole number, got str 'ten'"),
     ("sweep:\n  seed: -1\n  parameters:\n" + GOOD_PARAMETER, "sweep.seed: must be ≥ 0"),

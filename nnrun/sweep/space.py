@@ -187,9 +187,13 @@ def grid_space(parameters, source):
             space[path] = [encoded(v) for v in spec["values"]]
         elif spec["kind"] == "int" and spec["high"] - spec["low"] < GRID_LIMIT:
             space[path] = list(range(spec["low"], spec["high"] + 1))
+        elif spec["kind"] == "int":
+            raise UserError(f"{source}: sweep.parameters.{path}: an int range of "
+                            f"{spec['high'] - spec['low'] + 1:,} values is too many points for the grid "
+                            f"sampler (at most {GRID_LIMIT:,}); narrow it, or use tpe or random")
         else:
             raise UserError(f"{source}: sweep.parameters.{path}: the grid sampler takes choice and int "
-                            f"parameters (a grid of a {spec['kind']} range has no points); use tpe or random")
+                            f"parameters (a continuous {spec['kind']} range has no grid points); use tpe or random")
     return space
 
 
