@@ -3,6 +3,7 @@ other hosts), and the bad-input cases of `nnrun watch` and `nnrun train --live`.
 import hashlib
 import http.client
 import json
+import os
 import shutil
 import socket
 
@@ -200,8 +201,9 @@ def test_train_live_port_in_use(cli, tmp_path, busy_port):
 def test_watch_refuses_what_is_not_a_run(cli, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "file.txt").write_text("x")
+    os.mkfifo(tmp_path / "pipe")
     for path, words in ((tmp_path / "empty", "is not a run folder"), (tmp_path / "nope", "does not exist"),
-                        (tmp_path / "file.txt", "is a file")):
+                        (tmp_path / "file.txt", "is not a folder"), (tmp_path / "pipe", "is not a folder")):
         result = cli("watch", path, "--bind", "0")
         assert result.code == 2 and words in result.stderr, result
         assert "Traceback" not in result.output

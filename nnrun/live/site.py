@@ -32,7 +32,7 @@ def check_watch_path(path):
     if not path.exists():
         raise UserError(f"{path} does not exist")
     if not path.is_dir():
-        raise UserError(f"{path} is a file; give a run folder or a folder of runs")
+        raise UserError(f"{path} is not a folder; give a run folder or a folder of runs")
     if not run_files.find_runs(path):
         raise UserError(f"{path} is not a run folder and holds none (no {run_files.RUN_INFO} or {run_files.METRICS} "
                         f"in it or below it)")
