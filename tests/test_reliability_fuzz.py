@@ -156,6 +156,24 @@ def model_payload(scratch):
     return read_checkpoint(path, arrays="numpy")
 
 
+def _written_with(payload, field, value, path):
+    """`payload` with `value` put at the key path `field`, written to `path` with a fresh checksum."""
+    import copy
+
+    from nnrun.checkpoint import write_checkpoint
+
+    payload = copy.deepcopy(payload)
+    node = payload
+    for key in field[:-1]:
+        node = node[key]
+    node[field[-1]] = value
+    try:
+        write_checkpoint(path, payload)
+    except ValueError:  # the writer refuses integers beyond 64 bits: no file of that kind exists
+        hypothesis.assume(False)
+    return path
+
+
 FIELDS = [("classes",), ("positive",), ("threshold",), ("epoch",), ("train",), ("metrics",), ("dataset",),
           ("network",), ("network", 0), ("network", 1), ("tensors",), ("onnx",), ("kind",), ("preprocessing",),
           ("preprocessing", "kind"), ("preprocessing", "mode"), ("preprocessing", "mean"), ("preprocessing", "std"),
@@ -165,22 +183,10 @@ FIELDS = [("classes",), ("positive",), ("threshold",), ("epoch",), ("train",), (
 @FUZZ
 @given(field=st.sampled_from(FIELDS), value=plain)
 def test_fuzz_model_file_contents(scratch, model_payload, field, value):
-    import copy
-
-    from nnrun.checkpoint import write_checkpoint
     from nnrun.data.preprocess import Preprocessing
     from nnrun.model_io import read_model
 
-    payload = copy.deepcopy(model_payload)
-    node = payload
-    for key in field[:-1]:
-        node = node[key]
-    node[field[-1]] = value
-    path = scratch / "fuzzed.nnrun"
-    try:
-        write_checkpoint(path, payload)
-    except ValueError:  # the writer refuses integers beyond 64 bits: no file of that kind exists
-        hypothesis.assume(False)
+    path = _written_with(model_payload, field, value, scratch / "fuzzed.nnrun")
 
     def read_and_use():
         model = read_model(path)
@@ -260,26 +266,14 @@ def test_fuzz_resume_state(scratch, resumable, field, value):
     """A value put in the resume state, written with a fresh checksum and read back as `--resume`
     does; when it is taken, one optimizer step, a draw of the sampler and of each generator are
     run with it, so what would fail only once training started fails here too."""
-    import copy
-
     import numpy as np
     import torch
 
-    from nnrun.checkpoint import write_checkpoint
     from nnrun.train.loop import Trainer, load_resume_payload
     from nnrun.train.run_folder import RunFolder
 
     run, session, payload = resumable
-    payload = copy.deepcopy(payload)
-    node = payload["resume"]
-    for key in field[:-1]:
-        node = node[key]
-    node[field[-1]] = value
-    path = scratch / "fuzzed-last.nnrun"
-    try:
-        write_checkpoint(path, payload)
-    except ValueError:  # the writer refuses integers beyond 64 bits: no file of that kind exists
-        hypothesis.assume(False)
+    path = _written_with(payload, ("resume", *field), value, scratch / "fuzzed-last.nnrun")
 
     def restore_and_use():
         Trainer(session, RunFolder.existing(run), quiet=True, resume=load_resume_payload(path))
