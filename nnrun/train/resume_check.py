@@ -134,6 +134,10 @@ def load_optimizer_state(optimizer, state, fail):
     before anything is written. `fail(field, problem)` raises."""
 
     fresh_groups = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+    saved_states = state.get("state") if isinstance(state, dict) else None
+    for key, saved in (saved_states.items() if isinstance(saved_states, dict) else ()):
+        if not isinstance(saved, dict):  # torch's load_state_dict would index it as one
+            fail(f"resume.optimizer.state[{key}]", f"must be a map, got {kind_of(saved)}")
     optimizer.load_state_dict(state)
     for index, (group, fresh) in enumerate(zip(optimizer.param_groups, fresh_groups)):
         for key, made in fresh.items():
@@ -152,8 +156,6 @@ def load_optimizer_state(optimizer, state, fail):
         expected = _reference_state(optimizer, group)
         for parameter in group["params"]:
             saved, where = optimizer.state.get(parameter), f"resume.optimizer.state[{index}]"
-            if saved is not None and not isinstance(saved, dict):
-                fail(where, f"must be a map, got {kind_of(saved)}")
             if saved:  # (a parameter no step has reached yet has none)
                 _check_parameter_state(saved, expected, parameter, where, fail)
             index += 1
