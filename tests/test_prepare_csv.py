@@ -144,9 +144,6 @@ def test_a_folder_that_is_not_a_dataset_is_never_overwritten(tmp_path):
 
 
 @pytest.mark.parametrize("text, args, phrases", [
-    ("a,b,Class\n1,2,0\n3,x,1\n5,6,0\n", ["--label", "Class"], ['row 2 (line 3), column "b"', '"x" is not a number']),
-    ("a,b,Class\n1,2,0\n3,,1\n5,6,0\n", ["--label", "Class"], ['row 2 (line 3), column "b": empty cell']),
-    ("a,b,Class\n1,2,0\n3,4,\n5,6,0\n", ["--label", "Class"], ['row 2 (line 3), column "Class": empty label']),
     ("a,b,Klass\n1,2,0\n", ["--label", "Class"], ['no column "Class"', 'did you mean "Klass"', "columns are: a, b, Klass"]),
     ("a,b,Class\n1,2,0\n", ["--label", "Class", "--drop", "c"], ['no column "c" (--drop)']),
     ("", ["--label", "Class"], ["is empty"]),

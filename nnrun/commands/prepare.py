@@ -49,29 +49,48 @@ def prepare():
 @prepare.command("csv")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=str))
 @OUT
-@click.option("--label", metavar="COLUMN", help="The label column (numbers or strings).")
+@click.option("--label", metavar="COLUMN", help="The label column (a name, or a position from 1 with --no-header).")
 @click.option("--drop", metavar="COLUMN", multiple=True,
               help="A column that is neither feature nor label (repeat, or separate with commas).")
 @click.option("--id", "id_column", metavar="COLUMN", help="A column of item ids, kept in order (not a feature).")
+@click.option("--category", metavar="COLUMN", multiple=True,
+              help="Take a column as a category whatever it holds (numbers as codes, or text with many "
+                   "values); repeat, or separate with commas.")
+@click.option("--number", metavar="COLUMN", multiple=True,
+              help="Take a column as numbers; a word in it is read as missing (repeat, or separate with commas).")
+@click.option("--missing", metavar="MARKER", multiple=True,
+              help='Another marker of a missing cell, besides blank, NA, NaN, null and "?" (repeat).')
+@click.option("--no-header", is_flag=True, help='The file has no header line: columns are named "1", "2", ...')
+@click.option("--max-levels", type=click.IntRange(2, 1_000_000), default=10_000, show_default=True,
+              help="A category keeps its most frequent levels up to this many; the rest read as unknown.")
 @click.option("--unlabelled", is_flag=True, help="A test set without labels: keep every row, in order.")
 @split_sizes()
 @SEED
 @FORCE
 @QUIET
-def csv_command(file, out, label, drop, id_column, unlabelled, test_size, validation_size, seed, force, quiet):
+def csv_command(file, out, label, drop, id_column, category, number, missing, no_header, max_levels, unlabelled,
+                test_size, validation_size, seed, force, quiet):
     """A CSV table (.csv, .csv.gz, .tsv, ...) -> stratified train/validation/test splits.
 
-    Features are stored raw as float32; their mean and std on the training split go in the
-    manifest. Example: nnrun prepare csv creditcard.csv.gz data/cc --label Class --drop Time
+    Each column's kind (number, category, two-valued, date, free text) is decided from the
+    training rows and shown at the end; blanks and words are encoded as docs/prepare.md says.
+    Example: nnrun prepare csv adult.csv data/adult --label income --validation-size 0.2
     """
     from nnrun.data.prepare.csv import CsvOptions, prepare_csv
 
     options = CsvOptions(
-        label=label, drop=tuple(c.strip() for d in drop for c in d.split(",") if c.strip()),
-        id_column=id_column, unlabelled=unlabelled, seed=seed,
-        test_size=0 if unlabelled else test_size, validation_size=0 if unlabelled else validation_size)
-    result = prepare_csv(file, out, options, command=command_line(), force=force, quiet=quiet)
+        label=label, drop=_names(drop), id_column=id_column, unlabelled=unlabelled, seed=seed,
+        test_size=0 if unlabelled else test_size, validation_size=0 if unlabelled else validation_size,
+        header=not no_header, category=_names(category), number=_names(number), missing=tuple(missing),
+        max_levels=max_levels)
+    result = prepare_csv(file, out, options, command=command_line(), force=force, quiet=quiet,
+                         note=None if quiet else _note)
     report(out, result, quiet)
+
+
+def _names(values):
+    """Repeated options whose values may also be comma-separated lists."""
+    return tuple(c.strip() for d in values for c in d.split(",") if c.strip())
 
 
 @prepare.command("images")
@@ -220,6 +239,10 @@ def report(out, manifest, quiet):
         counts = split.get("class-counts")
         per_class = f" ({', '.join(f'{c} {k}' for c, k in counts.items())})" if counts else ""
         click.echo(f"  {name:<10} {split['count']:>8}{per_class}")
+    if manifest.get("encoding"):
+        from nnrun.data.table.summary import column_table
+
+        click.echo(column_table(manifest["encoding"]))
 
 
 def _warn(message):

@@ -84,7 +84,7 @@ METRIC_FIELDS = {
     "name": Field(one_of("auto", "f-beta", "accuracy", "loss"), "auto",
                   "auto: f-beta for two classes, accuracy for more, loss for autoencoders"),
     "beta": Field(number(above=0), 1.0, "F-beta's beta: 1 weighs precision and recall equally"),
-    "positive": Field(text(null=True), None, "the positive class name (default: the last class)"),
+    "positive": Field(text(null=True), None, "the positive class name (default: the rarer class in training; the last of equally rare ones)"),
 }
 
 SCHEDULE_FIELDS = {

@@ -2,8 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnrun.config.auto_input import (auto_input_indices, dataset_input_shape, resolve_auto_inputs,
-                                     unresolved_message)
+from nnrun.config.auto_input import auto_input_indices, dataset_facts, resolve_auto_inputs, unresolved_message
 from nnrun.config.read import apply_overrides, read_config_file
 from nnrun.config.schema import Field, text, validate_map
 from nnrun.config.sections import data_section, train_section
@@ -97,9 +96,9 @@ def spec_from_data(raw, source="config", default_name="config", unresolved_ok=Fa
             raise UserError("no network section (the layers, in order)")
         network = raw["network"]
         if auto_input_indices(network):
-            shape = dataset_input_shape(sections["data"]["path"])
-            if shape is not None:
-                network = resolve_auto_inputs(network, shape, source)
+            facts = dataset_facts(sections["data"]["path"])
+            if facts is not None:
+                network = resolve_auto_inputs(network, facts, source)
             elif unresolved_ok:
                 unresolved = unresolved_message(network, sections["data"]["path"])
             else:

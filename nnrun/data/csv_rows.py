@@ -38,10 +38,14 @@ def check_columns(path, columns, features, id_column=None, label_column=None):
             raise UserError(f'{path}: "{name}" ({option}) is one of the network\'s feature columns')
 
 
-def chunks(path, text_columns=(), chunk_rows=CHUNK_ROWS):
+def chunks(path, text_columns=(), chunk_rows=CHUNK_ROWS, header=True, names=None):
     """(rows before it, pandas chunk) for each chunk of the file; `text_columns` are read as text.
+    Without a header line the columns are named `names`, by default by position: "1", "2", ...
     A file pandas cannot parse is a UserError naming it."""
     import pandas as pd
+
+    if not header and names is None:
+        names = headerless_names(path)
 
     # No usecols: with it pandas silently ignores extra fields in a row; index_col=False stops it
     # from taking a first column as the index when rows are one field longer than the header.
@@ -49,7 +53,8 @@ def chunks(path, text_columns=(), chunk_rows=CHUNK_ROWS):
     with longer_first_row_is_an_error(path):
         try:
             for chunk in pd.read_csv(path, sep=text_separator(path), dtype={c: str for c in text_columns},
-                                     index_col=False, keep_default_na=False, na_values=[""], chunksize=chunk_rows):
+                                     index_col=False, keep_default_na=False, na_values=[""], chunksize=chunk_rows,
+                                     header=0 if header else None, names=names):
                 yield rows, chunk
                 rows += len(chunk)
         except pd.errors.EmptyDataError:
@@ -92,8 +97,30 @@ def damaged_archive():
     return (lzma.LZMAError, zipfile.BadZipFile, zlib.error)
 
 
-def read_header(path, sep):
+def headerless_names(path):
+    """A file without a header line: its columns named by position, "1" to the first row's count."""
     import pandas as pd
+
+    try:
+        first = pd.read_csv(path, sep=text_separator(path), header=None, nrows=1, dtype=str,
+                            keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, OSError, EOFError, *damaged_archive()) as problem:
+        raise UserError(f"{path} is not a readable CSV file ({first_line(problem)})") from None
+    return [str(i + 1) for i in range(first.shape[1])]
+
+
+def read_header(path, sep, header=True):
+    """The column names: the header line's, or by position for a file without one."""
+    import pandas as pd
+
+    if not header:
+        kind = not_regular(path)
+        if kind:
+            raise UserError(f"{path} is {kind}, not a CSV file")
+        check_zip(path)
+        return headerless_names(path)
 
     kind = not_regular(path)
     if kind:  # a pipe would be read up to the header here and be empty for the rows

@@ -67,6 +67,17 @@ class PreparedDataset:
         return list(features) if features is not None else None
 
     @property
+    def encoding(self):
+        """A table's encoding of raw rows (nnrun.data.table.encoding.TableEncoding); None for
+        images and for tables prepared before encodings were stored (numbers only)."""
+        value = self.manifest.get("encoding")
+        if value is None:
+            return None
+        from nnrun.data.table.encoding import TableEncoding
+
+        return TableEncoding.from_dict(value)
+
+    @property
     def image(self):
         """{"size": S, "channels": C} for images (arrays are [N, C, S, S]); None for tables."""
         image = self.manifest.get("image")

@@ -5,7 +5,8 @@ into exactly what the network saw in training, with no config file.
 
 Modes:
   standardize  (x − mean) / std with the training split's statistics (tables: per feature,
-               images: per channel, in 0..255 pixel units)
+               images: per channel, in 0..255 pixel units); a table's category codes have
+               mean 0 and std 1, so they pass unchanged to the network's embedding layer
   centered     pixel / 255 − 0.5, Cortex's image scaling
   unit         pixel / 256, the from-scratch MNIST network's scaling
   none         as stored
@@ -26,6 +27,7 @@ class Preprocessing:
     features: list = field(default_factory=list)   # tables: column names, in order
     image_size: int = 0                # images: side in pixels
     channels: int = 0
+    encoding: dict = None              # tables: how raw rows become features (nnrun.data.table)
 
     @classmethod
     def from_manifest(cls, manifest, mode="auto"):
@@ -36,17 +38,29 @@ class Preprocessing:
         image = manifest.get("image") or {}
         return cls(kind, mode, list(norm.get("mean") or []), list(norm.get("std") or []),
                    list(manifest.get("features") or []), int(image.get("size") or 0),
-                   int(image.get("channels") or 0))
+                   int(image.get("channels") or 0), manifest.get("encoding"))
 
     @classmethod
     def from_dict(cls, value):
         return cls(value["kind"], value["mode"], list(value.get("mean") or []), list(value.get("std") or []),
                    list(value.get("features") or []), int(value.get("image-size") or 0),
-                   int(value.get("channels") or 0))
+                   int(value.get("channels") or 0), value.get("encoding"))
 
     def to_dict(self):
-        return {"kind": self.kind, "mode": self.mode, "mean": self.mean, "std": self.std,
-                "features": self.features, "image-size": self.image_size, "channels": self.channels}
+        value = {"kind": self.kind, "mode": self.mode, "mean": self.mean, "std": self.std,
+                 "features": self.features, "image-size": self.image_size, "channels": self.channels}
+        if self.encoding is not None:
+            value["encoding"] = self.encoding
+        return value
+
+    def table_encoding(self):
+        """The TableEncoding of raw rows: the stored one, or for a table of numbers only
+        (prepared before encodings were stored) its features as number columns."""
+        from nnrun.data.table.encoding import TableEncoding
+
+        if self.encoding is not None:
+            return TableEncoding.from_dict(self.encoding)
+        return TableEncoding.of_numbers(self.features)
 
     def scale_and_shift(self):
         """(scale, shift) arrays such that input = stored · scale + shift, shaped to broadcast

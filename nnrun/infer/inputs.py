@@ -90,30 +90,36 @@ class ImageSource:
 
 
 class TableSource:
-    """A CSV file of feature rows, read in chunks."""
+    """A CSV file of raw rows (words, blanks and dates as in training), read in chunks and
+    encoded with the model's table encoding (nnrun.data.table.rows)."""
 
     def __init__(self, path, id_column=None, label_column=None):
         self.path, self.where = Path(path), str(path)
         self.id_column, self.label_column = id_column, label_column
-        self.features = None
+        self.reader = None
 
     def __len__(self):
         return 0  # unknown until read
 
     def check(self, model):
+        from nnrun.data.table.rows import RowReader
+
         if model.kind != "table":
             raise mismatch(self.where, "table rows", model)
-        columns = csv_rows.read_columns(self.path)
-        csv_rows.check_columns(self.where, columns, model.preprocessing.features, self.id_column, self.label_column)
-        self.features = list(model.preprocessing.features)
+        self.reader = RowReader(self.where, model.preprocessing.table_encoding(), self.id_column, self.label_column)
+        self.reader.check()
 
     def batches(self, batch_size, on_bad, work):
-        for first, x, ids, labels in csv_rows.read_rows(self.where, self.features, self.id_column,
-                                                       self.label_column):
+        for first, x, ids, labels in self.reader.chunks():
             names = ids if ids is not None else [f"{self.where}:{first + i}" for i in range(len(x))]
             for start in range(0, len(x), batch_size):
                 end = start + batch_size
                 yield Batch(names[start:end], work(x[start:end]), labels[start:end] if labels else None)
+
+    def notes(self):
+        """What the reading noticed for the user (values never seen in training)."""
+        note = self.reader.unknown_note() if self.reader is not None else None
+        return [note] if note else []
 
 
 class DatasetSource:

@@ -75,6 +75,9 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
         if hasattr(target, "flush"):
             target.flush()
     bad.report(warn, "input(s)")
+    for source in sources:
+        for note in getattr(source, "notes", list)():
+            warn(note)
     return bad.skipped
 
 

@@ -147,3 +147,43 @@ class SeparableConv(nn.Module):
 
     def forward(self, x):
         return self.pointwise(self.depthwise(x))
+
+
+class ColumnEmbedding(nn.Module):
+    """The `embedding` layer (nnrun/network/layers/tabular.py): a table row -> the numbers' and
+    the categories' vectors, concatenated."""
+
+    def __init__(self, levels, categories, numbers, frequencies, number_size, frequency_scale, clip):
+        super().__init__()
+        number_index = [j for j, codes in enumerate(levels) if codes == 0]
+        # indices into the row: constants of the graph, not weights (so not in the state dict)
+        self.register_buffer("number_index", torch.tensor(number_index, dtype=torch.long), persistent=False)
+        self.register_buffer("category_index", torch.tensor([j for j, _, _ in categories], dtype=torch.long),
+                             persistent=False)
+        self.codes = [codes for _, codes, _ in categories]
+        self.clip = float(clip)
+        self.tables = nn.ModuleList(nn.Embedding(codes, size) for _, codes, size in categories)
+        self.periodic = numbers == "periodic" and len(number_index) > 0
+        if self.periodic:
+            count = len(number_index)
+            self.frequencies = nn.Parameter(torch.randn(count, frequencies) * frequency_scale)
+            bound = 1.0 / math.sqrt(2 * frequencies)
+            self.weight = nn.Parameter(torch.empty(count, 2 * frequencies, number_size).uniform_(-bound, bound))
+            self.bias = nn.Parameter(torch.empty(count, number_size).uniform_(-bound, bound))
+
+    def forward(self, x):
+        parts = []
+        if self.number_index.numel():
+            v = x.index_select(1, self.number_index)
+            if self.clip > 0:
+                v = v / torch.sqrt(1.0 + (v / self.clip) ** 2)
+            if self.periodic:
+                angle = (2 * math.pi) * v.unsqueeze(-1) * self.frequencies
+                waves = torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
+                v = torch.relu(torch.einsum("bfk,fkd->bfd", waves, self.weight) + self.bias).flatten(1)
+            parts.append(v)
+        if self.tables:
+            codes = x.index_select(1, self.category_index).round().long()
+            for j, table in enumerate(self.tables):
+                parts.append(table(codes[:, j].clamp(0, self.codes[j] - 1)))
+        return torch.cat(parts, dim=1)

@@ -97,7 +97,7 @@ class Augmenter:
         variance = values.var(axis=0, ddof=1)
         norm = float(np.linalg.norm(variance))
         spread = variance * (item["scale"] / norm) if norm > 0 else variance
-        spread = torch.tensor(spread, dtype=torch.float32, device=self.device)
+        spread = torch.tensor(spread * _numbers(dataset), dtype=torch.float32, device=self.device)
 
         def apply(x, y, generator):
             noise = (torch.rand(x.shape, generator=generator, device=x.device) * 2 - 1) * spread
@@ -108,11 +108,19 @@ class Augmenter:
         stats = dataset.normalisation or {}
         std = np.asarray(stats.get("std") or [1.0] * len(dataset.features or [1]), dtype=np.float64)
         std = np.where(std > 0, std, 1.0) * item["std"]
-        scale = torch.tensor(std, dtype=torch.float32, device=self.device)
+        scale = torch.tensor(std * _numbers(dataset), dtype=torch.float32, device=self.device)
 
         def apply(x, y, generator):
             return x + torch.randn(x.shape, generator=generator, device=x.device) * scale
         return apply
+
+
+def _numbers(dataset):
+    """1 for each number feature, 0 for each category code: noise never moves a code."""
+    encoding = dataset.encoding
+    if encoding is None:
+        return np.ones(len(dataset.features or [1]))
+    return np.array([0.0 if codes else 1.0 for codes in encoding.category_levels()])
 
 
 def _bind(fn, item):

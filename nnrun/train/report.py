@@ -87,6 +87,14 @@ def metrics_table(metrics, classes, beta):
     return "\n".join(lines)
 
 
+def _positive(s):
+    """Which class is positive, when the config did not name it and it matters (two classes)."""
+    if s.spec.train["metric"]["positive"] is not None or s.task.positive is None or len(s.task.classes) != 2:
+        return ""
+    return (f"; positive class {s.task.classes[s.task.positive]} (the rarer; "
+            f"train.metric.positive names another)")
+
+
 def opening(s, folder):
     """The line a training run starts with: what trains on what, where, how, and into which folder."""
     what = {"f-beta": f"{f_label(s.task.beta)} of class {s.task.classes[s.task.positive]}"
@@ -101,5 +109,5 @@ def opening(s, folder):
     return (f"training {s.spec.name} on {s.dataset.path} ({s.task.train_split}: {s.train_data.count}) on "
             f"{where}: {epochs} of {s.epoch_size:,} samples, batch {s.batch_size}"
             f"{f' ({s.batch_size // s.world.size} per process)' if s.world.parallel else ''}, "
-            f"{s.spec.train['sampling']} sampling; best by {what} on {s.task.selection_split}\n"
+            f"{s.spec.train['sampling']} sampling; best by {what} on {s.task.selection_split}{_positive(s)}\n"
             f"run folder: {folder}")

@@ -86,7 +86,7 @@ def make_task(spec, dataset):
                                 f"(its classes: {_listed(classes)}){did_you_mean(metric['positive'], classes)}")
             positive = classes.index(metric["positive"])
         elif len(classes) == 2 or name == "f-beta":
-            positive = len(classes) - 1
+            positive = rarer_class(dataset, data["train-split"], classes)
     threshold = train["threshold"] if positive is not None and len(classes) == 2 else None
     if name == "f-beta" and positive is None:
         raise UserError("train.metric: f-beta needs a positive class (train.metric.positive)")
@@ -117,6 +117,15 @@ def make_task(spec, dataset):
             raise UserError(f'{dataset.path}: the "{split}" split is empty')
     return Task(source.id, leaves, primary, classes, positive, name, metric["beta"], threshold,
                 train_split, selection, test)
+
+
+def rarer_class(dataset, split, classes):
+    """The default positive class: the one with the fewest training examples (the last of
+    equally rare ones, so a balanced two-class set keeps its second class, as before)."""
+    counts = dataset.class_counts(split) if dataset.has_split(split) else {}
+    if not counts:
+        return len(classes) - 1
+    return min(range(len(classes)), key=lambda c: (counts.get(classes[c], 0), -c))
 
 
 def _check_input(node, dataset):

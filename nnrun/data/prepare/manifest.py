@@ -36,7 +36,7 @@ def folder_source(folder, digests, sizes):
 
 
 def manifest(kind, *, classes, splits, sources, options, seed, command, features=None, image=None,
-             normalisation=None, labelled=True, synthetic=False, skipped=()):
+             normalisation=None, labelled=True, synthetic=False, skipped=(), encoding=None):
     """The manifest as docs/formats.md describes it, keys in a readable order."""
     result = {
         "format": FORMAT, "version": VERSION, "kind": kind,
@@ -45,6 +45,8 @@ def manifest(kind, *, classes, splits, sources, options, seed, command, features
     }
     if features is not None:
         result["features"] = list(features)
+    if encoding is not None:
+        result["encoding"] = encoding
     if image is not None:
         result["image"] = dict(image)
     result["normalisation"] = normalisation

@@ -16,6 +16,7 @@ The entries live by family, one file each, registered in this order (the registr
   normalisation.py  batch-normalization, local-response-normalization
   activation.py     relu, logistic, tanh, swish, selu, softmax, prelu, leaky-relu, linear->activation
   merge.py          concatenate, join, split
+  tabular.py        embedding (a table's categories and numbers as vectors)
 What they share lies beside them: base.py (the entry, the registry, aliases, lookup), geometry.py
 (shape rules: Cortex's window arithmetic, the image check), builders.py (torch on first use, weight
 initialisation, builder wrappers). Adding a layer type means adding one entry in its family's file
@@ -32,7 +33,8 @@ from nnrun.network.layers.builders import init_weight
 from nnrun.network.layers.geometry import KERNEL_PAD_STRIDE, conv_size, pool_size
 
 # Each family registers its entries when imported: this order is the registry's order.
-FAMILIES = ("core", "convolution", "pooling", "reshaping", "dropout", "normalisation", "activation", "merge")
+FAMILIES = ("core", "convolution", "pooling", "reshaping", "dropout", "normalisation", "activation", "merge",
+            "tabular")
 for _family in FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")
 
