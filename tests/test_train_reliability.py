@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import pytest
 
 from nnrun.checkpoint import read_checkpoint, write_checkpoint
@@ -144,6 +146,99 @@ def test_a_second_writer_is_refused_and_a_released_lock_does_not_block(cli, run)
     resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
     assert resumed.code == 0, resumed
     assert epochs(run) == [1, 2, 3]
+
+
+@pytest.fixture(scope="module")
+def trained_further(tmp_path_factory, trained):
+    """The run of `trained` after 2 more epochs: where its trainer had got to, in the races below."""
+    import shutil
+
+    from conftest import run_cli
+    folder = tmp_path_factory.mktemp("further") / "run"
+    shutil.copytree(trained, folder)
+    assert run_cli("train", "--resume", folder, "--set", "train.epoch-count=4", "-q").code == 0
+    return folder
+
+
+def test_a_resume_never_works_from_what_it_read_before_holding_the_lock(cli, run, trained_further, monkeypatch):
+    """Seen under load: `nnrun train --resume RUN` read last.nnrun while another process trained
+    RUN; that trainer went on, was stopped and released the lock; the resume then took the lock
+    and cut metrics.jsonl back to the epoch it had read. Made deterministic: the test holds the
+    lock as the trainer, and at the moment the resume reads last.nnrun the trainer goes on two
+    epochs and stops. The resume must have been refused before reading, leaving the trainer's run."""
+    import shutil
+
+    import nnrun.train.loop as loop
+    before = snapshot(run)
+    trainer = RunLock.take(run)
+    read = loop.load_resume_payload
+
+    def read_while_the_trainer_goes_on(path):
+        payload = read(path)
+        if trainer._fd is not None:  # the trainer's epochs 3 and 4, then its stop
+            for name in ("last.nnrun", "best.nnrun", "metrics.jsonl", "status.json", "run.json", "train.log"):
+                shutil.copyfile(trained_further / name, run / name)
+            trainer.release()
+        return payload
+    monkeypatch.setattr(loop, "load_resume_payload", read_while_the_trainer_goes_on)
+    try:
+        resume = cli("train", "--resume", run, "--set", "train.epoch-count=6", "-q")
+    finally:
+        trainer.release()
+    # (it read nothing: had it read last.nnrun, the trainer's epochs 3 and 4 would be in the folder)
+    assert resume.code == 2 and f"pid {os.getpid()}" in resume.stderr, resume
+    assert snapshot(run) == before
+    assert epochs(run) == list(range(1, read_checkpoint(run / "last.nnrun")["epoch"] + 1))
+
+
+def test_a_resume_reads_the_checkpoint_and_the_config_holding_the_lock(cli, run, monkeypatch):
+    """Every read of the run a resume makes (last.nnrun, config.yaml) happens while it holds the
+    run's lock: another process's RunLock.take fails at each of those moments."""
+    import nnrun.config.spec as spec_module
+    import nnrun.train.loop as loop
+    from nnrun.errors import UserError
+
+    held = []
+
+    def lock_held():
+        try:
+            RunLock.take(run).release()
+        except UserError:
+            return True
+        return False
+
+    def checking(read):
+        def reading(path, *args, **kwargs):
+            if run in Path(path).parents:
+                held.append((Path(path).name, lock_held()))
+            return read(path, *args, **kwargs)
+        return reading
+    monkeypatch.setattr(loop, "load_resume_payload", checking(loop.load_resume_payload))
+    monkeypatch.setattr(spec_module, "load_spec", checking(spec_module.load_spec))
+    resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert resumed.code == 0, resumed
+    assert held == [("last.nnrun", True), ("config.yaml", True)]
+    assert epochs(run) == [1, 2, 3]
+
+
+def test_a_parallel_resume_whose_ranks_read_different_configs_is_refused(run):
+    """The other ranks of a job read config.yaml before rank 0 holds the lock: a config another
+    resume rewrote in between (another epoch count) would have the ranks train different runs."""
+    from nnrun.config.spec import load_spec
+    from nnrun.errors import UserError
+    from nnrun.train.start import _same_config_everywhere, config_digest
+
+    class Ranks:  # rank 0 is this process; rank 1 read `theirs`
+        def __init__(self, theirs):
+            self.theirs = theirs
+
+        def gather(self, digest):
+            return [digest, config_digest(self.theirs)]
+
+    spec = load_spec(run / "config.yaml")
+    _same_config_everywhere(spec, run, Ranks(load_spec(run / "config.yaml")))
+    with pytest.raises(UserError, match="rank 1 read another config.yaml than rank 0"):
+        _same_config_everywhere(spec, run, Ranks(load_spec(run / "config.yaml", ["train.epoch-count=9"])))
 
 
 def test_a_live_trainer_holds_the_lock_and_a_killed_one_does_not(cli, tmp_path, table):

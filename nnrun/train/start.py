@@ -21,26 +21,46 @@ from nnrun.errors import UserError
 def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live):
     """`nnrun train` with its options (nnrun.commands.train): what to train, then this process's
     part of the job: the whole of it, or one rank's."""
-    spec, payload, resume_run, run_dir = _resolve(config, overrides, run_dir, resume_run, device, tensorboard)
-    if print_config:
-        import yaml
+    spec, payload, resume_run, run_dir, folder = _resolve(config, overrides, run_dir, resume_run, device,
+                                                          tensorboard, lock=not print_config)
+    try:
+        if print_config:
+            import yaml
 
-        click.echo(yaml.safe_dump(spec.resolved(), sort_keys=False, allow_unicode=True,
-                                  default_flow_style=None), nl=False)
-        return
-    from nnrun.train.distributed import leave_job, open_world
+            click.echo(yaml.safe_dump(spec.resolved(), sort_keys=False, allow_unicode=True,
+                                      default_flow_style=None), nl=False)
+            return
+        outcome, parallel = _train_job(spec, payload, resume_run, run_dir, folder, quiet, live)
+    finally:
+        if folder is not None:  # a resume refused before training: the lock goes, nothing was written
+            folder.close()
+    code = 130 if outcome == "interrupted" else 0
+    if parallel:
+        from nnrun.train.distributed import leave_job
+        leave_job(code)
+    if code:
+        sys.exit(code)
+
+
+def _train_job(spec, payload, resume_run, run_dir, folder, quiet, live):
+    """This process's part of the job (the whole of it, or one rank's): (its outcome, whether the
+    job has several processes)."""
+    from nnrun.train.distributed import open_world
     world = open_world(spec.train["device"])
     try:
         if world.parallel:  # every rank resumes from rank 0's checkpoint, or none does
             payload = world.broadcast(payload)
             resume_run = world.broadcast(resume_run)
             run_dir = None if resume_run is not None else run_dir
+            if resume_run is not None:
+                _same_config_everywhere(spec, resume_run, world)
         hooks = None
         if live is not None and world.main:
             from nnrun.live.launch import serve_training
             hooks = serve_training(live, resume_run)
         outcome = run_training(spec, run_dir=run_dir, resume_run=resume_run, payload=payload, quiet=quiet,
-                               hooks=hooks, world=world)
+                               hooks=hooks, world=world, folder=folder)
+        return outcome, world.parallel
     except RuntimeError as problem:
         if not (world.parallel and _lost_peer(problem)):
             raise
@@ -50,22 +70,22 @@ def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorb
         sys.exit(1)
     finally:
         world.close()
-    code = 130 if outcome == "interrupted" else 0
-    if world.parallel:
-        leave_job(code)
-    if code:
-        sys.exit(code)
 
 
-def _resolve(config, overrides, run_dir, resume_run, device, tensorboard):
-    """(spec, resume payload or None, run to resume or None, run_dir): what to train, with the
-    command line's settings applied and its paths made absolute."""
+def _resolve(config, overrides, run_dir, resume_run, device, tensorboard, lock=True):
+    """(spec, resume payload or None, run to resume or None, run_dir, the resumed run's folder or
+    None): what to train, with the command line's settings applied and its paths made absolute.
+
+    A resume takes the run's lock (`lock`; rank 0 of a job) before it reads anything of the run:
+    what it read before would be what another writer had left at that moment, and a trainer that
+    went on and then stopped would have its later epochs cut away by a resume from the older
+    checkpoint. The folder returned is locked; the caller releases it (RunFolder.close)."""
     from nnrun.config.sections import device_value
     from nnrun.config.spec import load_spec
     from nnrun.train.distributed import launched
     from nnrun.train.launch import previous_attempt
 
-    payload = None
+    payload = folder = None
     if resume_run is None and launched() and os.environ.get("RANK") == "0" and config is not None:
         # the launcher restarted the job (--max-restarts): go on from the attempt before
         previous = previous_attempt(load_spec(config, overrides).name, run_dir)
@@ -77,24 +97,57 @@ def _resolve(config, overrides, run_dir, resume_run, device, tensorboard):
         if run_dir is not None:
             raise UserError("--resume continues in its own folder; leave out --run-dir")
         from nnrun.train.loop import load_resume_payload
-        from nnrun.train.run_folder import CONFIG, LAST
-        payload = _rank0_reads(load_resume_payload, run / LAST)
-        source = config or run / CONFIG
-        if not Path(source).is_file():
-            raise UserError(f"--resume {run}: no {CONFIG} there; give the config file too")
-        spec = load_spec(source, overrides)
-    else:
-        if config is None:
-            raise UserError("give a CONFIG file (or --resume RUN)")
-        spec = load_spec(config, overrides)
-    if device is not None:
-        spec.train["device"] = device_value(device, "--device")
-    if tensorboard:
-        spec.train["tensorboard"] = True
-    for section, key in ((spec.data, "path"), (spec.train, "init-from")):
-        if section.get(key):
-            section[key] = str(Path(section[key]).expanduser().resolve())
-    return spec, payload, resume_run, run_dir
+        from nnrun.train.run_folder import CONFIG, LAST, RunFolder
+        rank0 = not (launched() and os.environ.get("RANK") != "0")  # the other ranks get rank 0's payload
+        if rank0 and not (run / LAST).is_file():
+            raise UserError(f"--resume {run}: no {LAST} there (not a run folder, or no epoch finished)")
+        if rank0 and lock:
+            folder = RunFolder.existing(run)
+            folder.lock()  # one writer: refused here, naming the holder, while another process trains it
+    elif config is None:
+        raise UserError("give a CONFIG file (or --resume RUN)")
+    try:
+        if resume_run is not None:
+            payload = load_resume_payload(run / LAST) if rank0 else None
+            source = config or run / CONFIG
+            if not Path(source).is_file():
+                raise UserError(f"--resume {run}: no {CONFIG} there; give the config file too")
+            spec = load_spec(source, overrides)
+        else:
+            spec = load_spec(config, overrides)
+        if device is not None:
+            spec.train["device"] = device_value(device, "--device")
+        if tensorboard:
+            spec.train["tensorboard"] = True
+        for section, key in ((spec.data, "path"), (spec.train, "init-from")):
+            if section.get(key):
+                section[key] = str(Path(section[key]).expanduser().resolve())
+    except BaseException:
+        if folder is not None:  # a resume refused here: the lock goes, nothing was written
+            folder.close()
+        raise
+    return spec, payload, resume_run, run_dir, folder
+
+
+def _same_config_everywhere(spec, run, world):
+    """A parallel resume: rank 0 read the run's config.yaml holding the lock, the other ranks
+    before it was taken. Should another resume have rewritten the file in between (another
+    train.epoch-count), the ranks would train different runs and wait on each other at the end:
+    refused instead."""
+    digests = world.gather(config_digest(spec))
+    for rank, digest in enumerate(digests):
+        if digest != digests[0]:
+            raise UserError(f"--resume {run}: rank {rank} read another config.yaml than rank 0 (another process "
+                            f"resumed the run as this job started); start the job again")
+
+
+def config_digest(spec):
+    """A digest of what every rank of a job must agree on: the network and the train section."""
+    import hashlib
+    import json
+
+    what = {"network": spec.resolved()["network"], "train": spec.train}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _lost_peer(problem):
@@ -105,21 +158,11 @@ def _lost_peer(problem):
         word in text for word in ("gloo", "Connection reset", "Connection closed", "NCCL"))
 
 
-def _rank0_reads(read, path):
-    """`read(path)` on rank 0 of a parallel job (the others get it by broadcast), or here."""
-    from nnrun.train.distributed import launched
-    from nnrun.train.run_folder import LAST
-    if launched() and os.environ.get("RANK") != "0":
-        return None
-    if not Path(path).is_file():
-        raise UserError(f"--resume {Path(path).parent}: no {LAST} there (not a run folder, or no epoch finished)")
-    return read(path)
-
-
 def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=False, hooks=None, world=None,
-                 observers=None):
+                 observers=None, folder=None):
     """Train `spec` (a new run, or the run folder `resume_run` from its last checkpoint `payload`),
-    as one process or as a rank of the parallel job `world`."""
+    as one process or as a rank of the parallel job `world`. A resume's `folder` is the run's
+    RunFolder, locked before `payload` was read from it (rank 0; nnrun.train.start._resolve)."""
     import torch
 
     from nnrun.train.distributed import World, wrap_for_training
@@ -136,7 +179,7 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
                     click.echo(f"{resume_run} has already trained {done} epochs (train.epoch-count {count}); "
                                f"raise it to go on, e.g. --set train.epoch-count={count + 10}")
                 return "finished"
-        folder = _run_folder(spec, payload, resume_run, run_dir, world)
+        folder = _run_folder(spec, payload, run_dir, world, folder)
         session.parallel = wrap_for_training(session.network, world)
         try:
             # restore the checkpoint before writing anything: a resume that fails changes nothing
@@ -184,17 +227,19 @@ def _checked_session(spec, payload, resume_run, world):
     return session
 
 
-def _run_folder(spec, payload, resume_run, run_dir, world):
-    """The run folder, made new or the resumed one, locked to this writer: rank 0's (the other
-    ranks write nothing: None)."""
+def _run_folder(spec, payload, run_dir, world, locked):
+    """The run folder, made new or the resumed one (`locked`), locked to this writer: rank 0's
+    (the other ranks write nothing: None)."""
     from nnrun.train.run_folder import RunFolder, new_run_path
 
     folder, problem = None, None
     if world.main:
         try:
-            folder = RunFolder.existing(resume_run) if payload is not None else \
-                RunFolder.create(new_run_path(spec.name, run_dir))
-            folder.lock()  # one writer: a second process training this folder is refused here
+            if payload is not None:  # locked before the checkpoint was read (_resolve)
+                folder = locked
+            else:
+                folder = RunFolder.create(new_run_path(spec.name, run_dir))
+                folder.lock()  # one writer: a second process training this folder is refused here
         except UserError as mistake:
             problem = mistake
             if folder is not None:
