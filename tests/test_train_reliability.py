@@ -267,9 +267,12 @@ def test_metrics_agree_with_last_nnrun_after_a_kill(cli, run):
     # killed after last.nnrun (epoch 2) was renamed and before its line was appended, with the
     # temporaries of writes killed half-way lying about
     (run / "metrics.jsonl").write_text(lines[0] + "\n")
+    (run / "tensorboard").mkdir()
+    # (and the second names a resume killed before its first checkpoint kept its files under)
     for name in (".last.nnrun.0123456789ab.tmp", ".best.nnrun.ba9876543210.tmp", "metrics.jsonl.tmp",
                  "status.json.tmp", "predictions/last.npz.tmp", ".last.nnrun.0123456789ab.partial",
-                 "predictions/.last.npz.0123456789ab.partial", "first-layer/.epoch-0003.npy.0123456789ab.partial"):
+                 "predictions/.last.npz.0123456789ab.partial", "first-layer/.epoch-0003.npy.0123456789ab.partial",
+                 ".config.yaml.resume-undo.partial", "tensorboard/.events.out.tfevents.1.x.resume-undo.partial"):
         (run / name).write_bytes(b"half")
     resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
     assert resumed.code == 0, resumed
@@ -309,6 +312,55 @@ def test_the_first_checkpoint_write_failing_leaves_no_folder(cli, tmp_path, tabl
     assert "best.nnrun" in line and "No space left on device" in line
     assert not (tmp_path / "run").exists()
 
+
+
+@pytest.mark.parametrize("links", ["hard links", "a file system without them"])
+def test_a_resume_that_fails_at_its_first_checkpoint_changes_nothing(links, cli, run, monkeypatch):
+    """A disk that fills up under a resume: config.yaml, run.json, status.json, layer.json, the
+    log, best.nnrun (epoch 3 a new best) and TensorBoard's new folder had been written when
+    last.nnrun failed. The one line names last.nnrun, and the folder holds what it held before,
+    byte for byte; once there is room the resume goes on."""
+    import errno
+
+    import nnrun.atomic as atomic
+    beside, written = atomic._beside, []
+    if links != "hard links":  # (FAT, some network file systems): the files are kept in memory
+        def no_link(source, target):
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+        monkeypatch.setattr(os, "link", no_link)
+
+    def full_at_last(folder, name, create):  # no room for last.nnrun's temporary file
+        if name == "last.nnrun":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(name)
+        return beside(folder, name, create)
+    payload = read_checkpoint(run / "last.nnrun")
+    payload["resume"]["best"].update(score=None, epoch=None)  # epoch 3 a new best: best.nnrun replaced
+    write_checkpoint(run / "last.nnrun", payload)
+    monkeypatch.setattr(atomic, "_beside", full_at_last)
+    before = snapshot(run)
+    result = cli("train", "--resume", run, "--set", "train.epoch-count=3", "--tensorboard", "-q")
+    assert result.code == 2 and "Traceback" not in result.output, result
+    assert result.stderr.count("\n") == 1 and f"cannot write {run / 'last.nnrun'}" in result.stderr
+    assert {"config.yaml", "run.json", "status.json", "layer.json", "best.nnrun"} <= set(written)
+    assert snapshot(run) == before  # no undo copy, temporary or TensorBoard file left either
+    assert not (run / "tensorboard").exists() and not (run / ".lock").exists()
+    monkeypatch.undo()
+    resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert resumed.code == 0, resumed
+    assert epochs(run) == [1, 2, 3] and len(json.loads((run / "run.json").read_text())["resumed"]) == 1
+
+
+def test_a_resume_that_is_stopped_before_its_first_checkpoint_keeps_its_record(cli, run, monkeypatch):
+    """Ctrl-C during the resumed epoch is no failure: status.json says stopped, run.json keeps the
+    resume's entry, and the kept copies of the files it replaced are gone."""
+    from train_fixtures import interrupt_at_step
+    interrupt_at_step(monkeypatch, 2)
+    result = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert result.code == 130, result
+    assert json.loads((run / "status.json").read_text())["state"] == "stopped"
+    assert len(json.loads((run / "run.json").read_text())["resumed"]) == 1
+    assert epochs(run) == [1, 2] and not [p for p in run.rglob("*") if p.name.endswith(".partial")]
 
 
 def test_stopped_runs_exit_130_for_sigint_and_sigterm_alike(tmp_path, table):
@@ -375,6 +427,27 @@ def test_a_full_disk_names_the_file_and_a_resume_after_it_is_consistent(cli, tmp
     resumed = cli("train", "--resume", run, "--set", f"train.epoch-count={epoch + 1}", "-q")
     assert resumed.code == 0, resumed
     assert epochs(run) == list(range(1, epoch + 2))
+
+
+def test_a_resume_on_a_real_full_disk_changes_nothing(cli, tmp_path, table, small_disk):
+    """As reported: 30 KiB free, and the resume rewrote config.yaml, run.json, status.json and
+    first-layer/layer.json before a checkpoint (last.nnrun is ~34 KB) failed. It puts them back."""
+    disk, grow = small_disk
+    grow("16m")
+    config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, table, epoch_count=2, epoch_size=200, batch_size=40)
+    run = disk / "run"
+    assert cli("train", config, "--run-dir", run, "-q").code == 0
+    room = os.statvfs(disk)
+    (disk / "filler").write_bytes(b"x" * (room.f_bavail * room.f_frsize - 30 * 1024))
+    before = snapshot(run)
+    full = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert full.code == 2 and full.stderr.count("\n") == 1 and "Traceback" not in full.output, full
+    assert re.search(f"cannot write (checkpoint )?{re.escape(str(run))}/[^ ]+: No space", full.stderr)
+    assert snapshot(run) == before
+    (disk / "filler").unlink()
+    resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
+    assert resumed.code == 0, resumed
+    assert epochs(run) == [1, 2, 3]
 
 
 def test_a_disk_too_small_for_the_first_checkpoint_leaves_no_folder(cli, tmp_path, table, small_disk):

@@ -154,13 +154,23 @@ class Trainer:
                         break
                 self._finish(outcome)
             except NonFiniteLoss as bad:
-                self.observers.ended(self, "failed")
+                self._ended_by_problem("failed")
                 self._fail_non_finite(bad)
             except BaseException as problem:  # status.json must not say "running" after this
-                self.observers.ended(self, "interrupted" if isinstance(problem, KeyboardInterrupt) else "failed")
+                self._ended_by_problem("interrupted" if isinstance(problem, KeyboardInterrupt) else "failed")
                 raise
             self.observers.ended(self, outcome)
         return outcome
+
+    def _ended_by_problem(self, outcome):
+        """Tell the observers the run ended badly. On a full disk, the disk that stopped the run
+        refuses status.json too: the error to show is the first one (the file that failed), so
+        this second one is dropped (status.json then says running with a dead pid: `nnrun runs`
+        shows a stopped run)."""
+        try:
+            self.observers.ended(self, outcome)
+        except UserError:
+            pass
 
     def _progress(self, epoch):
         """The epoch's bar, or None when none is drawn (the step then computes no running loss)."""
@@ -212,7 +222,7 @@ class Trainer:
         # below loses the line, and the resume writes it back (RunFolder.keep_metrics_through)
         self._save(LAST, metrics, threshold, resume=self.resume_state() | {"record": record})
         if self.main:
-            self.folder.committed = True
+            self.folder.commit()  # the run's files are this epoch's from here on (a resume's undo goes)
             self.folder.append_metrics(record)
         self.console.say(report.epoch_block(epoch, metrics, task.beta))
         self.console.say(report.summary_line(record | {"metrics": metrics}, s.spec.train["epoch-count"],

@@ -32,6 +32,7 @@ its first epoch's checkpoints are written: a failed start leaves nothing behind.
 import datetime
 import hashlib
 import json
+import os
 import platform
 import shutil
 import sys
@@ -41,12 +42,19 @@ import numpy as np
 import torch
 import yaml
 
-from nnrun.atomic import atomic_file
+from nnrun.atomic import FULL_OR_READ_ONLY, atomic_file
 from nnrun import __version__
 from nnrun.errors import UserError, os_problem
 
 BEST, LAST, CONFIG, RUN, METRICS, LOG, TEST = ("best.nnrun", "last.nnrun", "config.yaml", "run.json",
                                                "metrics.jsonl", "train.log", "test.json")
+# What a resume may write before its first checkpoint (last.nnrun itself is replaced whole or not
+# at all, and is the commit), and the folders whose files it appends to or adds (TensorBoard's).
+# status.json, predictions/ and first-layer/ are nnrun.train.run_record's.
+RESUME_WRITES = (CONFIG, RUN, METRICS, LOG, BEST, TEST, "status.json", "first-layer/layer.json",
+                 "predictions/last.npz", "predictions/best.npz")
+RESUME_FOLDERS = ("first-layer", "predictions", "tensorboard")
+UNDO = ".resume-undo.partial"  # a kept file's second name; .partial: a killed run's are cleared at the next lock
 
 
 def manifest_sha256(dataset):
@@ -89,6 +97,15 @@ def replace_text(path, text):
         raise os_problem(problem, path) from None
 
 
+def replace_bytes(path, data):
+    """`replace_text` for bytes."""
+    try:
+        with atomic_file(path, "wb") as f:
+            f.write(data)
+    except OSError as problem:
+        raise os_problem(problem, path) from None
+
+
 def write_json_atomic(path, value):
     replace_text(path, json.dumps(value, indent=2) + "\n")
 
@@ -97,7 +114,7 @@ def remove_stale_temporaries(path):
     """Temporary files of writes killed half-way (kill -9, a power cut) in the run folder `path`:
     `.NAME.XXXX.partial` (nnrun.atomic), and the `.tmp` ones of older versions. Called with the
     run's lock held, so no live writer owns them."""
-    for folder in (path, path / "predictions", path / "first-layer"):  # (nnrun.train.run_record's)
+    for folder in (path, path / "predictions", path / "first-layer", path / "tensorboard"):
         if not folder.is_dir():
             continue
         for item in folder.iterdir():
@@ -114,6 +131,7 @@ class RunFolder:
         self.committed = (self.path / LAST).exists()
         self._log = None
         self._lock = None
+        self._undo = None             # a resume before its first checkpoint: what to put back (keep_for_undo)
 
     @classmethod
     def create(cls, path):
@@ -195,6 +213,7 @@ class RunFolder:
         if self._log is not None:
             self._log.close()
             self._log = None
+        self._forget_undo()  # (a stopped resume keeps what it wrote: its log and its "stopped")
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -204,6 +223,87 @@ class RunFolder:
         self.close()
         if self.created and not self.committed and self.path.exists():
             shutil.rmtree(self.path, ignore_errors=True)
+
+    # ---- a resume that fails before its first checkpoint changes nothing
+    def keep_for_undo(self):
+        """Before a resume writes anything: keep what each file it may write holds, so that
+        `undo_uncommitted_resume` can put the folder back as it was. A replaced file keeps its
+        old contents under a second name (a hard link: no copy, so this works on a full disk, and
+        putting it back is a rename); a file appended to keeps its length; what is new is removed.
+        A folder too full even for the second names refuses the resume before anything changed."""
+        self._undo = {"files": {}, "folders": [f for f in RESUME_FOLDERS if (self.path / f).is_dir()]}
+        kept = self._undo["files"]
+        for name in RESUME_WRITES + self._folder_files():
+            path = self.path / name
+            if not path.is_file():
+                kept[name] = None
+                continue
+            size = path.stat().st_size
+            second = path.with_name(f".{path.name}{UNDO}")
+            try:
+                second.unlink(missing_ok=True)
+                os.link(path, second)
+                kept[name] = (second, size)
+            except OSError as problem:
+                if problem.errno not in FULL_OR_READ_ONLY:  # a file system without hard links
+                    kept[name] = (path.read_bytes(), size)
+                    continue
+                self._forget_undo()
+                raise os_problem(problem, second) from None
+
+    def _folder_files(self):
+        """The files of RESUME_FOLDERS that a resume may append to (TensorBoard's event files)."""
+        folder = self.path / "tensorboard"
+        return tuple(f"tensorboard/{p.name}" for p in sorted(folder.iterdir()) if p.is_file()) \
+            if folder.is_dir() else ()
+
+    def commit(self):
+        """The first checkpoint of this run (or of this resume) is written: the folder is the run's
+        own from here on, and a resume's kept copies go."""
+        self.committed = True
+        self._forget_undo()
+
+    def undo_uncommitted_resume(self):
+        """A resume failed before its first checkpoint: put back every file it replaced, cut every
+        file it appended to back to its length, remove what it added. Renames, truncations and
+        removals need no free space; a step that fails is skipped so that the others still happen."""
+        if self._undo is None:
+            return
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        undo, self._undo = self._undo, None
+        added = {name: None for name in self._folder_files() if name not in undo["files"]}  # TensorBoard's
+        for name, kept in {**undo["files"], **added}.items():
+            path = self.path / name
+            try:
+                if kept is None:
+                    path.unlink(missing_ok=True)
+                elif isinstance(kept[0], bytes):
+                    if not path.is_file() or path.read_bytes() != kept[0]:
+                        replace_bytes(path, kept[0])
+                else:
+                    os.replace(kept[0], path)
+                    kept[0].unlink(missing_ok=True)  # (a rename onto the same file leaves both names)
+                    os.truncate(path, kept[1])
+            except (OSError, UserError):
+                continue
+        for name in RESUME_FOLDERS:
+            if name not in undo["folders"]:
+                try:
+                    (self.path / name).rmdir()  # made by the resume, and empty again
+                except OSError:
+                    pass
+
+    def _forget_undo(self):
+        """Drop the kept files' second names (the resume's files stay)."""
+        undo, self._undo = self._undo, None
+        for kept in (undo or {}).get("files", {}).values():
+            if kept is not None and not isinstance(kept[0], bytes):
+                try:
+                    kept[0].unlink(missing_ok=True)
+                except OSError:
+                    pass
 
 
 def environment(device, seed, threads):

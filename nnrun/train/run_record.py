@@ -23,7 +23,7 @@ import numpy as np
 from nnrun.atomic import atomic_file, save_npy
 from nnrun.errors import os_problem
 from nnrun.train.metrics import predict
-from nnrun.train.run_folder import write_json_atomic
+from nnrun.train.run_folder import replace_text, write_json_atomic
 
 STATUS, PREDICTIONS, FIRST_LAYER = "status.json", "predictions", "first-layer"
 PROGRESS_SECONDS = 2.0
@@ -122,7 +122,9 @@ class RunRecord:
             folder = self.path / FIRST_LAYER
             folder.mkdir(exist_ok=True)
             layer, name, tensor = self.weight
-            (folder / "layer.json").write_text(json.dumps(
+            # replaced whole, not rewritten in place: a full disk then leaves the old file, not an
+            # empty one, and a failed resume can put the old one back (RunFolder.keep_for_undo)
+            replace_text(folder / "layer.json", json.dumps(
                 {"layer": layer, "parameter": name, "shape": list(tensor.shape),
                  "input-shape": list(self.session.input_dims)}) + "\n")
 

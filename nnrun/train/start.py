@@ -185,7 +185,10 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
             # restore the checkpoint before writing anything: a resume that fails changes nothing
             trainer = Trainer(session, folder, quiet=quiet, resume=payload, hooks=hooks, observers=observers)
             if world.main:
-                if payload is not None:  # metrics.jsonl to agree with last.nnrun (a kill can split them)
+                if payload is not None:
+                    # until its first checkpoint, a resume that fails puts back every file it replaced
+                    folder.keep_for_undo()
+                    # metrics.jsonl to agree with last.nnrun (a kill can split them)
                     folder.keep_metrics_through(int(payload["resume"]["epoch"]), payload["resume"].get("record"))
                 _write_run_facts(folder, spec, session, payload)
                 if hooks and "run-folder" in hooks:  # the live page learns where the run is
@@ -196,6 +199,7 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
             return outcome
         except BaseException:
             if folder is not None:
+                folder.undo_uncommitted_resume()  # a failed resume changes nothing, a full disk's too
                 folder.discard_if_uncommitted()
             raise
         finally:
