@@ -146,6 +146,27 @@ def test_no_selection_split(cli, tmp_path):
     assert "no validation or test split" in error_of(cli, tmp_path, small(tmp_path, only_train))
 
 
+def test_selecting_on_the_test_split_is_warned_once_on_stderr(cli, tmp_path, table):
+    """A dataset prepared without a validation split (the README's image example did so) selects
+    the best epoch and tunes the threshold on the test split: one warning line, even with -q."""
+    no_validation = blobs(tmp_path / "train-test", n=(600, 0, 200))
+    result = cli("train", small(tmp_path, no_validation, epoch_count=3), "--run-dir", tmp_path / "run", "-q")
+    assert result.code == 0, result
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {no_validation} has no validation split: the best epoch and its threshold "
+                        f"are chosen on the test split, so its figures are optimistic; prepare the dataset with "
+                        f"--validation-size to keep the test split for the end"]
+    assert warnings[0] in (tmp_path / "run" / "train.log").read_text()
+    chosen = cli("train", small(tmp_path, table, epoch_count=1), "--run-dir", tmp_path / "chosen", "-q",
+                 "--set", "data.selection-split=test")
+    assert chosen.code == 0 and "warning: data.selection-split is test: the best epoch" in chosen.stderr, chosen
+    same = cli("train", small(tmp_path, table, epoch_count=1), "--run-dir", tmp_path / "same", "-q",
+               "--set", "data.test-split=validation")
+    assert same.code == 0 and "warning: data.test-split validation is also the selection split" in same.stderr
+    held_out = cli("train", small(tmp_path, table, epoch_count=1), "--run-dir", tmp_path / "held-out")
+    assert held_out.code == 0 and "warning" not in held_out.output, held_out
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoints(cli, tmp_path, table):
     config = small(tmp_path, table, epoch_count=3, optimizer={"type": "sgd", "lr": 1e3, "momentum": 0.9})
     # A rate this high diverges within the first epochs: find when, and check what remains.

@@ -136,6 +136,9 @@ class Trainer:
         for note in s.notes:
             self.console.say(f"note: {note}")
         if self.main:
+            warning = report.selection_warning(s)
+            if warning is not None:  # on stderr, even with --quiet: it changes what the figures mean
+                self.console.say(warning, always=True, err=True)
             self.console.say(report.opening(self.s, self.folder.path))
         outcome = "finished"
         self.observers.started(self)

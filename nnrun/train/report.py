@@ -111,3 +111,19 @@ def opening(s, folder):
             f"{f' ({s.batch_size // s.world.size} per process)' if s.world.parallel else ''}, "
             f"{s.spec.train['sampling']} sampling; best by {what} on {s.task.selection_split}{_positive(s)}\n"
             f"run folder: {folder}")
+
+
+def selection_warning(s):
+    """One line when the split that selects the best epoch (and tunes the threshold) is the one
+    whose figures a person takes for held-out ones: they are then optimistic. None otherwise."""
+    task, data = s.task, s.spec.data
+    chosen = "the best epoch and its threshold are" if task.threshold is not None else "the best epoch is"
+    if task.selection_split == "test":
+        why = (f"{s.dataset.path} has no validation split" if data["selection-split"] == "auto"
+               else "data.selection-split is test")
+        return (f"warning: {why}: {chosen} chosen on the test split, so its figures are optimistic; "
+                f"prepare the dataset with --validation-size to keep the test split for the end")
+    if task.selection_split == task.test_split:
+        return (f"warning: data.test-split {task.test_split} is also the selection split: {chosen} chosen on it, "
+                f"so its test figures are optimistic")
+    return None
