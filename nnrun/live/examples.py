@@ -3,9 +3,10 @@
 The run folder's `predictions/last.npz` / `best.npz` hold, for every example of the selection
 split, its probabilities, label, predicted class and `index` (its row in that split of the
 prepared dataset named in run.json). A cell (actual a, predicted p) lists the examples with
-label a and prediction p, most confident first (highest P(p)). Images are drawn from the
-prepared dataset's own arrays, so the run folder needs no copies of them, and only while that
-folder holds the dataset the run trained on (nnrun.runs.run_dataset).
+label a and prediction p, most confident first (highest P(p)). Images and table rows are drawn
+from the prepared dataset's own arrays, so the run folder needs no copies of them, and only while
+that folder holds the dataset the run trained on (nnrun.runs.run_dataset). A table row is shown
+with its raw values (words, blanks, dates), decoded by the dataset's encoding (nnrun.report.rows).
 """
 import io
 import threading
@@ -84,19 +85,32 @@ def cell_examples(folder, which, actual, predicted, run_id):
     result["kind"] = dataset.kind if dataset is not None else None
     ids = _ids(dataset, split)
     x = dataset.x(split) if dataset is not None else None
-    if dataset is not None and dataset.kind == "table":
-        result["features"] = dataset.features
     for row in order:
         index = int(arrays["index"][row])
         item = {"index": index, "probability": float(probabilities[row, predicted]),
                 "id": ids[index] if ids and 0 <= index < len(ids) else f"row {index}"}
-        if x is not None and 0 <= index < len(x):
-            if dataset.kind == "images":
-                item["thumb"] = f"/api/thumb?run={_quote(run_id)}&split={_quote(split)}&index={index}"
-            else:
-                item["features"] = [float(v) for v in x[index]]
+        if x is not None and 0 <= index < len(x) and dataset.kind == "images":
+            item["thumb"] = f"/api/thumb?run={_quote(run_id)}&split={_quote(split)}&index={index}"
         result["examples"].append(item)
+    if x is not None and dataset.kind == "table":
+        _add_rows(result, dataset, x)
     return result
+
+
+def _add_rows(result, dataset, x):
+    """Each example's row: its raw values under "values" with the raw column names as "columns"
+    (a table with an encoding), else its feature values under "features" with their names."""
+    from nnrun.report.rows import readable_rows
+
+    shown = [item for item in result["examples"] if 0 <= item["index"] < len(x)]
+    rows = readable_rows(dataset, x, [item["index"] for item in shown])
+    if rows.note:
+        result["note"] = rows.note
+    result["columns" if rows.decoded else "features"] = rows.columns
+    if rows.decoded:
+        result["numeric"] = rows.numeric
+    for item, values in zip(shown, rows.values):
+        item["values" if rows.decoded else "features"] = values
 
 
 def _ids(dataset, split):

@@ -45,14 +45,15 @@ def _dataset(summary):
 
 
 def gather(summary):
-    """[(title, file name, bytes, mime)] and notes for the run's report."""
+    """[(title, file name, bytes, mime)], notes, and the table rows of the most confident
+    mistakes (mistakes.MistakeRows, for a table run; else None) for the run's report."""
     from nnrun.report import confusion, curves, mistakes, weights
     from nnrun.report.confusion import plain_label
     from nnrun.report.figures import png_bytes
 
     best = summary.best or summary.metrics[-1]
     split = best.get("split", "selection")
-    pictures, notes = [], []
+    pictures, notes, rows = [], [], None
 
     def add(title, name, fig):
         if fig is not None:
@@ -74,29 +75,55 @@ def gather(summary):
     _weights(summary, pictures, notes, weights)
     if predictions is not None:
         dataset, problem = _dataset(summary)
-        images = _split_images(dataset, predictions) if dataset is not None else None
-        if dataset is not None and dataset.kind == "images" and images is None:
-            problem = f"the prepared dataset {dataset.path} does not hold the run's {predictions['split']} examples"
-        if images is not None:
-            found = mistakes.confident_mistakes(predictions)
-            figure = mistakes.mistakes_figure(found, images, classes)
-            if figure is None:
-                notes.append("no mistakes on the selection split: nothing to show")
-            add("most confident mistakes", "mistakes.png", figure)
-        elif problem is not None:
-            notes.append(f"{problem}: no thumbnails of mistakes")
-    return pictures, notes
+        if dataset is not None and dataset.kind == "table":
+            rows = _mistake_rows(dataset, predictions, classes, notes, mistakes)
+        else:
+            images = _split_images(dataset, predictions) if dataset is not None else None
+            if dataset is not None and images is None:
+                problem = f"the prepared dataset {dataset.path} does not hold the run's {predictions['split']} examples"
+            if images is not None:
+                found = mistakes.confident_mistakes(predictions)
+                figure = mistakes.mistakes_figure(found, images, classes)
+                if figure is None:
+                    notes.append("no mistakes on the selection split: nothing to show")
+                add("most confident mistakes", "mistakes.png", figure)
+            elif problem is not None:
+                notes.append(f"{problem}: no thumbnails of mistakes")
+    return pictures, notes, rows
+
+
+def _mistake_rows(dataset, predictions, classes, notes, mistakes):
+    """The most confident mistakes of a table run as rows of its table (mistakes.MistakeRows), or
+    None with a note saying why there are none."""
+    split = predictions["split"]
+    if not _holds_split(dataset, predictions):
+        notes.append(f"the prepared dataset {dataset.path} does not hold the run's {split} examples: "
+                     f"no rows of mistakes")
+        return None
+    rows = mistakes.mistake_rows(mistakes.confident_mistakes(predictions), dataset, split, classes)
+    if rows is None:
+        notes.append("no mistakes on the selection split: nothing to show")
+    elif rows.note:
+        notes.append(rows.note)
+    return rows
+
+
+def _holds_split(dataset, predictions):
+    """Whether the dataset's split can be the one the run saw: there, and long enough for the
+    stored row numbers."""
+    split = predictions["split"]
+    if not dataset.has_split(split):
+        return False
+    index = predictions["index"]
+    return len(index) == 0 or int(index.max()) < len(dataset.x(split))
 
 
 def _split_images(dataset, predictions):
-    """The stored images of the predictions' split, or None (a table, or a split that cannot be
-    the one the run saw: missing, or too short for the stored row numbers)."""
-    split = predictions["split"]
-    if dataset.kind != "images" or not dataset.has_split(split):
+    """The stored images of the predictions' split, or None (a split that cannot be the one the
+    run saw: missing, or too short for the stored row numbers)."""
+    if not _holds_split(dataset, predictions):
         return None
-    images = dataset.x(split)
-    index = predictions["index"]
-    return images if len(index) == 0 or int(index.max()) < len(images) else None
+    return dataset.x(predictions["split"])
 
 
 def _weights(summary, pictures, notes, weights):
@@ -130,8 +157,8 @@ def write_report(run, output=None):
     if not summary.metrics:
         raise UserError(f"{summary.path}: no finished epoch yet; nothing to report")
     from nnrun.report.page import render
-    pictures, notes = gather(summary)
-    page = render(summary, pictures, notes)
+    pictures, notes, mistake_rows = gather(summary)
+    page = render(summary, pictures, notes, mistake_rows)
     output = Path(output) if output is not None else summary.path / "report.html"
     if output.is_dir():
         raise UserError(f"-o {output}: is a folder; give a file name such as report.html")
@@ -165,4 +192,6 @@ def write_report(run, output=None):
         if isinstance(problem, OSError) and problem.errno in FULL_OR_READ_ONLY:
             raise os_problem(problem, writing) from None
         raise
-    return output, [folder / name for _, name, _, _ in pictures], summary.warnings
+    # a damaged encoding in the dataset's manifest is said on the page and on stderr alike
+    damaged = [mistake_rows.note] if mistake_rows is not None and mistake_rows.note else []
+    return output, [folder / name for _, name, _, _ in pictures], summary.warnings + damaged

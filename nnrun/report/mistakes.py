@@ -1,8 +1,13 @@
-"""The most confident mistakes of each class, for image datasets: thumbnails of the examples of
-the selection split that the best epoch got wrong with the highest probability for the class it
-chose, one row per actual class. The pixels come from the prepared dataset (as stored, 0..255)."""
+"""The most confident mistakes of each class: the examples of the selection split that the best
+epoch got wrong with the highest probability for the class it chose. For image datasets,
+thumbnails, one row per actual class; the pixels come from the prepared dataset (as stored,
+0..255). For tables, rows of the table as they were in the file (nnrun.report.rows), which page.py
+writes as an HTML table."""
+from dataclasses import dataclass
+
 import numpy as np
 
+from nnrun.errors import UserError
 from nnrun.report.confusion import plain_label
 from nnrun.report.figures import figure
 
@@ -51,3 +56,36 @@ def mistakes_figure(found, images, classes):
     fig.suptitle("most confident mistakes (predicted class, its probability)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+@dataclass
+class MistakeRows:
+    columns: list   # the table's column names (ReadableRows.columns)
+    numeric: list   # per column: numbers, right-aligned
+    decoded: bool   # raw values (text) rather than feature values
+    rows: list      # (id, actual class, predicted class, its probability, values), per actual class in order
+    note: str = None
+
+
+def mistake_rows(found, dataset, split, classes):
+    """The table rows of confident_mistakes' `found` (rows of `split` of a table dataset), or None
+    when there are none."""
+    from nnrun.report.rows import readable_rows
+
+    chosen = [(k, row, predicted, probability)
+              for k in sorted(found) for row, predicted, probability in found[k]]
+    if not chosen:
+        return None
+    readable = readable_rows(dataset, dataset.x(split), [row for _, row, _, _ in chosen])
+    try:
+        ids = dataset.ids(split)
+    except UserError:  # a labelled split without ids: rows are named by position, as on the live page
+        ids = None
+    rows = [(ids[row] if ids and row < len(ids) else f"row {row}", _class(classes, k), _class(classes, predicted),
+             probability, values)
+            for (k, row, predicted, probability), values in zip(chosen, readable.values)]
+    return MistakeRows(readable.columns, readable.numeric, readable.decoded, rows, readable.note)
+
+
+def _class(classes, k):
+    return classes[k] if 0 <= k < len(classes) else str(k)

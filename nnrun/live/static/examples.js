@@ -1,5 +1,5 @@
 // A confusion-matrix cell's examples, most confident first: thumbnails for images (PNGs the
-// server draws from the prepared dataset), rows with feature values for tables.
+// server draws from the prepared dataset), rows of raw values (or feature values) for tables.
 "use strict";
 
 async function openCell(which, actual, predicted) {
@@ -38,15 +38,29 @@ function thumbs(result, classes) {
 }
 
 function rows(result) {
-  const features = result.features || [];
-  const head = el("tr", {}, el("th", {text: "id"}), el("th", {text: "P(predicted)"}),
-                  ...features.map(f => el("th", {text: f})));
+  // A table with an encoding: the raw values (words, blanks, dates) under the raw column names;
+  // a table prepared before encodings were stored: its feature values, which are its raw numbers.
+  const decoded = Array.isArray(result.columns);
+  const columns = (decoded ? result.columns : result.features) || [];
+  const numeric = decoded ? (result.numeric || []) : columns.map(() => true);
+  const head = el("tr", {}, el("th", {class: "word", text: "id"}), el("th", {class: "num", text: "P(predicted)"}),
+                  ...columns.map((c, j) => el("th", {class: numeric[j] ? "num" : "word", title: c, text: c})));
   const table = el("table", {class: "rows"}, el("thead", {}, head));
   const body = el("tbody");
   for (const item of result.examples) {
-    body.append(el("tr", {}, el("td", {text: item.id}), el("td", {class: "num", text: item.probability.toFixed(4)}),
-                   ...(item.features || []).map(v => el("td", {class: "num", text: fmt(v, 3)}))));
+    const values = (decoded ? item.values : item.features) || [];
+    body.append(el("tr", {}, el("td", {class: "word", title: item.id, text: item.id}),
+                   el("td", {class: "num", text: item.probability.toFixed(4)}),
+                   ...values.map((v, j) => cell(v, numeric[j], decoded))));
   }
   table.append(body);
   return el("div", {class: "rows-box"}, table);
+}
+
+function cell(value, numeric, decoded) {
+  if (!decoded) return el("td", {class: "num", text: fmt(value, 3)});
+  // "" is a cell that was blank in the file: a dash, so an empty cell is not taken for a gap
+  if (value === "") return el("td", {class: `blank ${numeric ? "num" : "word"}`, title: "missing", text: "–"});
+  // words are cut to the column's width by the style sheet; the title holds the whole value
+  return numeric ? el("td", {class: "num", text: value}) : el("td", {class: "word", title: value, text: value});
 }
