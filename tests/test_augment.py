@@ -67,47 +67,66 @@ def test_table_and_image_augmentations_refuse_the_other_kind(tmp_path):
         Augmenter(items("gaussian-noise"), images, "train", None, "cpu", 0)
 
 
-def test_rotation_uses_whole_degrees_within_range():
+def test_rotation_turns_each_image_by_its_drawn_whole_degrees():
     x = torch.zeros(64, 1, 21, 21)
     x[:, :, 10, :] = 255  # a horizontal line through the centre
     out = a.rotation(x, gen(), 25)
     assert out.shape == x.shape
     assert torch.allclose(a.rotation(x, gen(), 0), x)
-    # the rotated line's angle, from the centre row to the row 8 pixels right of centre
+    angles = torch.randint(-25, 26, (64,), generator=gen()).float()  # the draw the function makes
+    assert angles.min() < -15 and angles.max() > 15  # (so that an image left as it was shows)
+    # each rotated line's angle, from the centre row to the row 8 pixels right of centre; rows
+    # count downwards, so a positive (anticlockwise on screen) turn moves the line up
+    measured = []
     for img in out[:, 0]:
         column = img[:, 18]
         row = float((column * torch.arange(21)).sum() / column.sum())
-        angle = math.degrees(math.atan2(row - 10, 8))
-        assert abs(angle) <= 25.5
-    angles = torch.randint(-25, 26, (64,), generator=gen())  # the draw the function makes
-    assert angles.min() >= -25 and angles.max() <= 25
+        measured.append(math.degrees(math.atan2(row - 10, 8)))
+    assert (torch.tensor(measured) + angles).abs().max() < 1.0  # the drawn angle, to bilinear's accuracy
 
 
-def test_pixel_noise_replaces_at_most_the_fraction():
+def test_pixel_noise_replaces_at_most_the_fraction_with_colours_over_the_whole_range():
     x = torch.full((200, 3, 16, 16), 7.0)
     out = a.pixel_noise(x, gen(), 0.25)
     changed = (out != x).any(1).float().mean((1, 2))
     assert changed.max() < 0.25 and changed.mean() > 0.1
     assert torch.equal(a.pixel_noise(x, gen(), 0.0), x)
-    assert out.min() >= 0 and out.max() <= 255
+    colours = out[out != x]
+    assert colours.min() >= 0 and colours.max() <= 255
+    assert colours.min() < 10 and colours.max() > 245 and colours.std() > 60  # uniform over 0..255
+
+
+def translations(out, x, reach, mode):
+    """For each image of `out`, the (dy, dx) within `reach` that makes it `x`'s image moved by
+    that much with edges filled as `mode` pads them (0 or the edge repeated); None where none does."""
+    found = []
+    h, w = x.shape[2:]
+    for moved, source in zip(out, x):
+        padded = torch.nn.functional.pad(source[None], (reach,) * 4, mode=mode)[0]
+        found.append(next(((dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)
+                           if torch.equal(moved, padded[:, reach + dy:reach + dy + h, reach + dx:reach + dx + w])),
+                          None))
+    return found
 
 
 def test_mirror_shift_crop_colour_shift():
     x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4)
     assert torch.equal(a.mirror(x, gen(), 1.0), x.flip(3))
     assert torch.equal(a.mirror(x, gen(), 0.0), x)
-    shifted = a.shift(x, gen(1), 2)
-    assert shifted.shape == x.shape
+    # 16 images of distinct pixels (+1: none is 0, the fill), so each move shows which it was
+    many = torch.arange(1, 16 * 16 + 1, dtype=torch.float32).view(16, 1, 4, 4)
     assert torch.equal(a.shift(x, gen(), 0), x)
-    for img, src in zip(shifted, x):  # every pixel is either black or a pixel of the source
-        assert set(img.flatten().tolist()) <= set(src.flatten().tolist()) | {0.0}
-    cropped = a.crop(x, gen(1), 1)
-    for img, src in zip(cropped, x):
-        assert set(img.flatten().tolist()) <= set(src.flatten().tolist())
-    coloured = a.colour_shift(torch.full((5, 3, 2, 2), 100.0), gen(), 0.1)
+    for move, mode in ((a.shift, "constant"), (a.crop, "replicate")):
+        moves = translations(move(many, gen(1), 2), many, 2, mode)
+        assert None not in moves, (move.__name__, moves)        # each image moved whole, edges filled
+        assert len(set(moves)) > 4 and {dy for dy, _ in moves} >= {-2, 2} and {dx for _, dx in moves} >= {-2, 2}
+    coloured = a.colour_shift(torch.full((50, 3, 2, 2), 100.0), gen(), 0.1)
     offsets = coloured - 100
     assert offsets.abs().max() <= 25.5 + 1e-4
-    assert torch.all(offsets.std((2, 3)) == 0)  # one shift per channel per image
+    assert offsets.abs().max() > 20 and (offsets > 0).any() and (offsets < 0).any()  # drawn over ±25.5
+    assert torch.all(offsets.std((2, 3)) == 0)  # one shift per channel per image ...
+    assert len(set(offsets[:, :, 0, 0].flatten().tolist())) == 150  # ... each its own
+    assert a.colour_shift(torch.full((50, 3, 2, 2), 250.0), gen(), 0.1).max() == 255  # clamped
 
 
 def test_input_noise_and_masking():

@@ -235,8 +235,6 @@ def test_infer_and_evaluate_agree_on_the_same_inputs(ckpt, name, threshold):
     data = ckpt[name].parent / "data"
     extra = ["--threshold", threshold] if threshold else []
     result = run_cli("evaluate", ckpt[name], data, "--split", "test", "--format", "json", *extra)
-    if result.code != 0 and ("No such command" in result.output or "Usage" in result.output):
-        pytest.skip("nnrun evaluate is not there yet")
     assert result.code == 0, result
     report = json.loads(result.stdout)
     got = records(ckpt[name], data, "--split", "test", *extra)

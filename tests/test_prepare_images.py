@@ -88,7 +88,11 @@ def test_label_pattern_for_other_naming_schemes(tmp_path):
     result = run_cli("prepare", "images", tmp_path / "src", out, "--size", "8", "--label-pattern", "_([a-z]+)_",
                      "--test-size", "2")
     assert result.code == 0, result
-    assert open_dataset(out).classes == ["blue", "red"]
+    data = open_dataset(out)
+    assert data.classes == ["blue", "red"]
+    labelled = {name: data.classes[label] for split in data.split_names
+                for name, label in zip(data.ids(split), data.y(split))}
+    assert labelled == {f"img_{'red' if i % 2 else 'blue'}_{i:03}.jpg": "red" if i % 2 else "blue" for i in range(6)}
 
 
 def test_unlabelled_test_set_keeps_ids_in_numeric_order(tmp_path):

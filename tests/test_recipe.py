@@ -104,13 +104,24 @@ def test_beta_draws_have_the_beta_variance():
 
 
 def test_mixup_blends_and_cutmix_pastes_a_box_labelled_by_area():
-    x = torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8)
+    # 8 images whose pixels all differ, so a pixel taken from another image shows. (With 2 images
+    # the seed drew the identity order: each image was "mixed" with itself and nothing was checked.)
+    x = torch.arange(8 * 1 * 8 * 8, dtype=torch.float32).view(8, 1, 8, 8)
     mixed, order, lam = Mixer(0.4, 0.0, seed=1).draw(x)
+    moved = order != torch.arange(8)
+    assert moved.sum() >= 4 and 0.1 < lam < 0.9  # the draw mixes: the checks below can see it
     assert torch.allclose(mixed, x * lam + x[order] * (1 - lam))
+    assert not torch.isclose(mixed[moved], x[moved]).any()
     pasted, order, lam = Mixer(0.0, 1.0, seed=2).draw(x)
-    from_copy = (pasted != x).float().mean().item() if not torch.equal(order, torch.arange(2)) else 1 - lam
+    moved = order != torch.arange(8)
+    assert moved.sum() >= 4 and 0.1 < lam < 0.9
     assert torch.all((pasted == x) | (pasted == x[order]))
-    assert abs(from_copy - (1 - lam)) < 1e-6
+    from_copy = (pasted != x)[moved, 0]          # [images, h, w]: the pixels pasted from the partner
+    box = from_copy[0]
+    rows, columns = box.any(1), box.any(0)
+    assert torch.equal(box, rows[:, None] & columns[None, :])  # one rectangle ...
+    assert torch.all(from_copy == box)                        # ... the same in every image
+    assert from_copy.float().mean().item() == pytest.approx(1 - lam, abs=1e-9)  # λ is the kept area
 
 
 def test_weight_average_follows_the_weights_with_its_decay():
@@ -173,9 +184,7 @@ def test_an_image_run_with_ema_saves_the_average_and_resumes_the_training_weight
     assert resumed.code == 0, resumed
     assert len(metrics(run)) == 3
     plain = run_cli("evaluate", run / "best.nnrun", data, "--format", "json")
-    mirrored = run_cli("evaluate", run / "best.nnrun", data, "--format", "json", "--tta", "mirror")
-    assert plain.code == 0 and mirrored.code == 0, mirrored
-    assert json.loads(mirrored.stdout)["tta"] == "mirror"
+    assert plain.code == 0, plain
 
 
 def test_mirror_tta_averages_the_probabilities_of_an_image_and_its_mirror(tmp_path):
@@ -197,6 +206,23 @@ def test_mirror_tta_averages_the_probabilities_of_an_image_and_its_mirror(tmp_pa
         expected = (F.softmax(network.run(x, logits=True)[0]["label"].double(), 1)
                     + F.softmax(network.run(x.flip(3), logits=True)[0]["label"].double(), 1)) / 2
     assert torch.allclose(out["label"].softmax(1), expected, atol=1e-9)
+    # on the command line: the answers are those of the average, which cannot tell an image from
+    # its mirror image, where the plain network's can
+    import shutil
+    mirrored = tmp_path / "mirrored"
+    shutil.copytree(data, mirrored)
+    np.save(mirrored / "test.x.npy", np.load(data / "test.x.npy")[..., ::-1])
+
+    def evaluated(dataset, *tta):
+        result = run_cli("evaluate", tmp_path / "run" / "best.nnrun", dataset, "--format", "json", *tta)
+        assert result.code == 0, result
+        return json.loads(result.stdout)
+    plain, plain_of_mirrors = evaluated(data), evaluated(mirrored)
+    tta, tta_of_mirrors = evaluated(data, "--tta", "mirror"), evaluated(mirrored, "--tta", "mirror")
+    assert tta["tta"] == "mirror" and plain["loss"] != pytest.approx(plain_of_mirrors["loss"], rel=1e-3)
+    assert tta["loss"] == pytest.approx(tta_of_mirrors["loss"], rel=1e-9)
+    assert tta["loss"] != pytest.approx(plain["loss"], rel=1e-3)
+    assert tta["metrics"]["confusion-matrix"] == tta_of_mirrors["metrics"]["confusion-matrix"]
     tables = blobs(tmp_path / "t", n=(60, 20, 20))
     table_path = write_config(tmp_path / "t.yaml", TABLE_NETWORK, tables, epoch_count=1)
     assert run_cli("train", table_path, "--run-dir", tmp_path / "trun", "--quiet").code == 0

@@ -106,6 +106,10 @@ def test_sample_submission_gives_header_and_order_and_must_match(ckpt, test_fold
     submit(ckpt["binary"], test_folder, "-o", out, "--sample-submission", sample, "--output", "probability")
     table = rows(out)
     assert table[0] == ["Id", "Label"] and [r[0] for r in table[1:]] == order
+    plain = tmp_path / "plain.csv"  # in the test set's own order: each id's value moved with its id
+    submit(ckpt["binary"], test_folder, "-o", plain, "--output", "probability")
+    assert {i: p for i, p in table[1:]} == {i: p for i, p in rows(plain)[1:]}
+    assert [float(p) > 0.5 for _, p in table[1:]] == [int(i) % 2 == 1 for i in order]  # odd ids are red
 
     sample.write_text("Id,Label\n" + "".join(f"{i},0\n" for i in order[:-1]) + "99,0\n")
     bad_out = tmp_path / "bad.csv"
@@ -126,7 +130,7 @@ def test_a_compressed_sample_is_read_and_a_sample_that_is_no_csv_is_refused(ckpt
         f.write("Id,Label\n" + "".join(f"{i},0\n" for i in order))
     out = tmp_path / "sub.csv"
     submit(ckpt["binary"], test_folder, "-o", out, "--sample-submission", sample)
-    assert [r[0] for r in rows(out)[1:]] == order
+    assert rows(out)[1:] == [[i, "1" if int(i) % 2 else "0"] for i in order]  # each label with its id
 
     for name, text, phrase in (("sample.txt", "Id,Label\n1,0\n", 'unknown extension ".txt"'),
                                ("empty.csv", "", "is empty"),
@@ -220,9 +224,28 @@ def test_mirror_tta_averages_the_mirrored_images(ckpt, test_folder, tmp_path):
 
     expected = (p(x) + p(np.ascontiguousarray(x[..., ::-1]))) / 2
     np.testing.assert_allclose(Work([model], "mirror")(x)["probabilities"], expected, rtol=1e-6)
-    out = tmp_path / "tta.csv"
-    submit(ckpt["binary"], test_folder, "-o", out, "--tta", "mirror", "--output", "probability")
-    assert len(rows(out)) == 25
+    # on the command line: the answers are the average's, which cannot tell a photo from its
+    # mirror image, where the plain network's can
+    halves, mirrored = tmp_path / "halves", tmp_path / "mirrored"  # red on the left, blue on the right
+    for i in range(1, 25):
+        pixels = np.random.default_rng(i).normal(0, 25, (26, 20 + i, 3)) + COLOURS["blue"]
+        pixels[:, :(20 + i) * i // 30] += np.subtract(COLOURS["red"], COLOURS["blue"])
+        photo = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+        for folder, view in ((halves, photo), (mirrored, photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))):
+            folder.mkdir(exist_ok=True)
+            view.save(folder / f"{i}.png")
+
+    def probabilities(folder, *tta):
+        out = tmp_path / f"{folder.name}{len(tta)}.csv"
+        submit(ckpt["binary"], folder, "-o", out, "--output", "probability", *tta)
+        table = rows(out)[1:]
+        assert [r[0] for r in table] == [str(i) for i in range(1, 25)]
+        return np.array([float(r[1]) for r in table])
+    plain, plain_of_mirrors = probabilities(halves), probabilities(mirrored)
+    tta, tta_of_mirrors = probabilities(halves, "--tta", "mirror"), probabilities(mirrored, "--tta", "mirror")
+    assert np.abs(plain - plain_of_mirrors).max() > 1e-3
+    np.testing.assert_allclose(tta, tta_of_mirrors, rtol=1e-6)
+    np.testing.assert_allclose(tta, (plain + plain_of_mirrors) / 2, rtol=1e-5, atol=1e-9)  # its two views
     assert_refused(run_cli("kaggle-submit", ckpt["table"], tmp_path, "-o", tmp_path / "t.csv", "--tta", "mirror"),
                    tmp_path / "t.csv")
 
@@ -297,8 +320,6 @@ def test_a_checkpoint_from_nnrun_train(ckpt, test_folder, tmp_path):
         "train": {"epoch-count": 2, "epoch-size": 400, "batch-size": 20, "seed": 1,
                   "metric": {"name": "f-beta", "positive": "red"}, "threshold": "auto"}}))
     result = run_cli("train", config, "--run-dir", tmp_path / "run", "--quiet")
-    if result.code != 0 and ("No such command" in result.output or "Usage" in result.output):
-        pytest.skip("nnrun train is not there yet")
     assert result.code == 0, result
     best = tmp_path / "run" / "best.nnrun"
     out = tmp_path / "sub.csv"
@@ -335,8 +356,13 @@ def test_a_csv_test_set_against_its_sample(ckpt, tmp_path):
     sample = tmp_path / "sample.csv"
     sample.write_text("id,label\n" + "".join(f"{i},0\n" for i in range(19, 9, -1)))
     out = tmp_path / "sub.csv"
-    submit(ckpt["table"], test, "-o", out, "--sample-submission", sample)
+    submit(ckpt["table"], test, "-o", out, "--sample-submission", sample, "--output", "probability")
     assert [r[0] for r in rows(out)[1:]] == [str(i) for i in range(19, 9, -1)]
+    plain = tmp_path / "plain.csv"  # in the file's order: each id's value moved with its id
+    submit(ckpt["table"], test, "-o", plain, "--output", "probability")
+    assert [r[0] for r in rows(plain)[1:]] == [str(i) for i in range(10, 20)]
+    assert rows(out)[1:] == rows(plain)[1:][::-1]
+    assert len({p for _, p in rows(plain)[1:]}) == 10  # (distinct values: a row in the wrong place shows)
     sample.write_text("id,label\n" + "".join(f"{i},0\n" for i in range(11, 21)))
     refused = tmp_path / "refused.csv"
     assert_refused(run_cli("kaggle-submit", ckpt["table"], test, "-o", refused, "--sample-submission", sample),

@@ -29,6 +29,23 @@ def test_pruners():
     assert isinstance(median, optuna.pruners.MedianPruner)
 
 
+def test_a_log_int_range_draws_whole_numbers_uniform_in_their_logarithm():
+    """{log-int: [16, 1024]}: half the draws below the geometric middle 128 (a plain int range
+    would put 11% there), a quarter below 45 and above 362, every draw a whole number in range."""
+    parameters = sweep_section({"parameters": {"train.batch-size": {"log-int": [16, 1024]}}})["parameters"]
+    study = optuna.create_study(sampler=studies.make_sampler({"sampler": "random", "seed": 1}, parameters))
+    draws = []
+    for _ in range(2000):
+        trial = study.ask()
+        draws.append(sample(trial, parameters)["train.batch-size"])
+        study.tell(trial, 0.0)
+    assert study.trials[0].distributions["train.batch-size"] == optuna.distributions.IntDistribution(16, 1024, log=True)
+    assert all(isinstance(v, int) and 16 <= v <= 1024 for v in draws) and min(draws) == 16 and max(draws) > 900
+    below = lambda limit: sum(v < limit for v in draws) / len(draws)  # noqa: E731
+    assert below(128) == pytest.approx(0.5, abs=0.04)
+    assert below(45) == pytest.approx(0.25, abs=0.04) and 1 - below(363) == pytest.approx(0.25, abs=0.04)
+
+
 def test_every_job_and_resume_walks_one_grid():
     """The grid records each trial's point as an index into its shuffled points: two jobs, or a
     resumed sweep, shuffling differently would take one point twice and miss another."""

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from nnrun.checkpoint import read_checkpoint
@@ -234,7 +235,8 @@ def test_mixed_precision_falls_back_to_float32_on_cpu(cli, tmp_path, table):
 def test_float64_and_init_from(cli, tmp_path, table):
     first = small(tmp_path, table, epoch_count=1, precision="float64")
     assert cli("train", first, "--run-dir", tmp_path / "a", "-q").code == 0
-    assert read_checkpoint(tmp_path / "a" / "best.nnrun")["tensors"]["layers.linear-1.weight"].dtype.is_floating_point
+    # float64 itself (is_floating_point held for the float32 of a run that ignored the precision)
+    assert read_checkpoint(tmp_path / "a" / "best.nnrun")["tensors"]["layers.linear-1.weight"].dtype == torch.float64
     head = TABLE_NETWORK[:2] + [{"linear": {"output-size": 2, "id": "head"}}, {"softmax": {"id": "label"}}]
     second = write_config(tmp_path / "b.yaml", head, table, epoch_count=1, epoch_size=500, batch_size=50,
                           init_from=str(tmp_path / "a" / "best.nnrun"))
@@ -246,20 +248,52 @@ def test_float64_and_init_from(cli, tmp_path, table):
     assert "no such checkpoint" in error_of(cli, tmp_path, wrong)
 
 
-def test_schedule_early_stopping_and_a_fixed_threshold(cli, tmp_path, table):
-    config = small(tmp_path, table, epoch_count=6, epoch_size=300, schedule={"type": "step", "step-size": 1,
-                   "gamma": 0.5}, threshold=0.7, early_stopping=1, metric="loss")
+def test_a_step_schedule_and_a_fixed_threshold(cli, tmp_path, table):
+    config = small(tmp_path, table, epoch_count=3, epoch_size=300, schedule={"type": "step", "step-size": 1,
+                   "gamma": 0.5}, threshold=0.7, metric="loss")
     result = cli("train", config, "--run-dir", tmp_path / "run")
     assert result.code == 0, result
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     rates = [r["learning-rate"] for r in rows]
-    assert rates[:3] == pytest.approx([0.0005, 0.00025, 0.000125])  # stepped after each epoch
+    assert rates == pytest.approx([0.0005, 0.00025, 0.000125])  # stepped after each epoch
     assert all(r["threshold"] == 0.7 for r in rows)
-    stopped_early = len(rows) < 6
-    if stopped_early:
-        assert "early stopping: no new best in 1 epochs" in result.stdout
-        assert rows[-1]["best"] is False
     assert load_model(tmp_path / "run" / "best.nnrun").threshold == 0.7
+
+
+def test_early_stopping_stops_after_its_patience(cli, tmp_path):
+    """On blobs apart enough that the selection accuracy reaches 1.0 (seed 3: at epoch 10, after a
+    non-best epoch 9 that must not count towards the next stretch), no later epoch can beat it:
+    the run stops 2 epochs later, far short of its 20."""
+    separable = blobs(tmp_path / "separable", shift=10.0)
+    config = write_config(tmp_path / "c.yaml", TABLE_NETWORK, separable, epoch_count=20, epoch_size=600,
+                          batch_size=50, seed=3, early_stopping=2, metric="accuracy")
+    result = cli("train", config, "--run-dir", tmp_path / "run")
+    assert result.code == 0, result
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    best = [r["epoch"] for r in rows if r["best"]]
+    assert rows[best[-1] - 1]["accuracy"] == 1.0 and any(not r["best"] for r in rows[:best[-1]])
+    assert len(rows) == best[-1] + 2 < 20 and not rows[-1]["best"] and not rows[-2]["best"]
+    assert "early stopping: no new best in 2 epochs" in result.stdout
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["state"] == "early-stopped"
+    assert read_checkpoint(tmp_path / "run" / "last.nnrun")["epoch"] == len(rows)
+
+
+def test_gradient_clipping_bounds_each_step(cli, tmp_path, table):
+    """One plain SGD step (learning rate 1, no momentum) from the same weights: the weights move by
+    the gradient, whose norm is far above 0.01; with gradient-clipping 0.01, by exactly 0.01."""
+    start = small(tmp_path, table, epoch_count=1)
+    assert cli("train", start, "--run-dir", tmp_path / "start", "-q").code == 0
+    weights = read_checkpoint(tmp_path / "start" / "best.nnrun")["tensors"]
+
+    def moved(name, **clipping):
+        config = write_config(tmp_path / f"{name}.yaml", TABLE_NETWORK, table, epoch_count=1, epoch_size=50,
+                              batch_size=50, seed=3, init_from=str(tmp_path / "start" / "best.nnrun"),
+                              optimizer={"type": "sgd", "learning-rate": 1.0, "momentum": 0}, **clipping)
+        assert cli("train", config, "--run-dir", tmp_path / name, "-q").code == 0
+        after = read_checkpoint(tmp_path / name / "last.nnrun")["tensors"]
+        return math.sqrt(sum(float(((after[k].double() - weights[k].double()) ** 2).sum()) for k in weights))
+    assert moved("free") > 0.1
+    assert moved("clipped", gradient_clipping=0.01) == pytest.approx(0.01, rel=1e-4)
 
 
 def test_shuffle_epochs_default_to_the_split_size(cli, tmp_path, table):
