@@ -155,8 +155,17 @@ def test_a_csv_missing_features_or_with_a_bad_cell_names_them(ckpt, tmp_path):
     assert_user_error(run_cli("infer", ckpt["table"], bad), "lacks 2 of the checkpoint's 4 feature columns: b, d")
     bad.write_text("a,b,c,d\n1,2,3,4\n1,x,3,4\n")
     assert_user_error(run_cli("infer", ckpt["table"], bad), "row 2 (line 3)", 'column "b"', '"x"')
-    bad.write_text("a,b,c,d\n1,,3,4\n")
-    assert_user_error(run_cli("infer", ckpt["table"], bad), "row 1", "empty cell")
+    bad.write_text("a,b,c,d\n1,1e39,3,4\n")
+    assert_user_error(run_cli("infer", ckpt["table"], bad), "row 1 (line 2)", 'column "b"', "not a finite number")
+    # a blank is filled with the training median, as prepare fills blanks (docs/prepare.md)
+    from nnrun.data.dataset import open_dataset
+
+    median = json.loads((ckpt["table"].parent / "data" / "dataset.json").read_text())["encoding"]["columns"][1]["fill"][0]
+    bad.write_text(f"a,b,c,d\n1,,3,4\n1,{median!r},3,4\n")
+    answers = run_cli("infer", ckpt["table"], bad, "--format", "csv")
+    assert answers.code == 0, answers
+    first, second = answers.stdout.strip().splitlines()[1:]
+    assert first.split(",")[1:] == second.split(",")[1:]
 
 
 def test_a_checkpoint_given_inputs_of_another_kind(ckpt, tmp_path):

@@ -36,6 +36,9 @@ EXAMPLES = {
     "join": [{"convolutional": [1, 0, 1, 2, {"id": "a"}]}, {"tanh": {"parents": ["a"], "id": "b"}},
              {"join": {"parents": ["a", "b"]}}],
     "split": ["split"],
+    # the 108 pixel values as a table row: 100 numbers (periodic embeddings) and 8 codes
+    "embedding": ["flatten", {"embedding": {"levels": [0] * 100 + [3] * 8, "numbers": "periodic",
+                                            "frequencies": 2, "number-size": 2}}],
     **{name: [name] for name in ("relu", "logistic", "tanh", "swish", "selu", "softmax")},
     **{f"linear->{act}": [{f"linear->{act}": 4}] for act in ("relu", "softmax", "tanh", "logistic", "swish", "selu")},
 }

@@ -47,6 +47,8 @@ def run(plan, dtype=torch.float32, batch=2, train=False, seed=0):
 # convolution floor((in + 2·pad − k)/stride) + 1, pooling ceil((in + 2·pad − k)/stride) + 1,
 # "same" ceil(in/stride).
 SHAPES = {
+    # a table row of 2 numbers and categories of 5 and 40 codes: fastai's sizes 4 and 13
+    "embedding": ([{"input": 4}, {"embedding": {"levels": [0, 5, 0, 40]}}], [2 + 4 + 13]),
     # where convolution and pooling differ: 5 with kernel 2, stride 2, pad 0
     "conv 5 k2 s2 rounds down": ([image(5, 5, 1), {"convolutional": [2, 0, 2, 3]}], [3, 2, 2]),
     "pool 5 k2 s2 rounds up": ([image(5, 5, 1), {"max-pooling": [2, 0, 2]}], [1, 3, 3]),

@@ -272,7 +272,7 @@ def test_inference_on_raw_rows_names_the_place_of_each_mistake(taxis_model, tmp_
     with open(worded, "w", newline="") as f:
         csv.writer(f).writerows([header] + body)
     result = run_cli("infer", model, worded)
-    assert result.code == 2 and 'row 2, column "fare": "cheap" is not a number' in result.output
+    assert result.code == 2 and 'row 2 (line 3), column "fare": "cheap" is not a number' in result.output
 
     unseen = tmp_path / "unseen.csv"
     body = [list(r) for r in rows[1:4]]
@@ -284,3 +284,62 @@ def test_inference_on_raw_rows_names_the_place_of_each_mistake(taxis_model, tmp_
     assert result.code == 0, result
     assert len(result.stdout.strip().splitlines()) == 4
     assert '1 cell held a value never seen in training, read as unknown ("pickup_zone" 1)' in result.stderr
+
+
+def test_the_documented_script_answers_raw_rows_from_the_exported_onnx_alone(taxis_model, tmp_path):
+    """docs/examples/table_rows_onnx.py (onnxruntime, numpy and the standard library) gives what
+    `nnrun infer` gives on the same raw rows: the encoding travels in the ONNX file's metadata."""
+    import subprocess
+    import sys
+
+    source, folder = taxis_model
+    model = folder / "run" / "best.nnrun"
+    onnx_file = tmp_path / "taxis.onnx"
+    assert run_cli("export", model, "-o", onnx_file).code == 0
+    rows = raw_rows(source)
+    sample = tmp_path / "rows.csv"
+    with open(sample, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(rows[0])
+        for row in rows[1:200]:
+            writer.writerow(row)
+        blanked = list(rows[1])
+        blanked[rows[0].index("pickup_zone")] = ""
+        blanked[rows[0].index("color")] = "?"
+        writer.writerow(blanked)
+    script = ROOT / "docs" / "examples" / "table_rows_onnx.py"
+    done = subprocess.run([sys.executable, script, onnx_file, sample], capture_output=True, text=True, check=True)
+    answers = [line.split() for line in done.stdout.strip().splitlines()]
+    inferred = run_cli("infer", model, sample, "--format", "csv")
+    assert inferred.code == 0, inferred
+    table, p = probabilities(inferred.stdout)
+    assert len(answers) == len(table) == 200
+    np.testing.assert_allclose(np.array([[float(v) for v in a[-2:]] for a in answers]), p, atol=1e-6)
+    assert [a[0] for a in answers] == [r["classification"].split()[0] for r in table]
+
+
+def test_evaluate_on_the_raw_file_measures_what_it_measures_on_the_prepared_split(taxis_model, tmp_path):
+    source, folder = taxis_model
+    data = open_dataset(folder / "data")
+    rows = raw_rows(source)
+    test_ids = set(data.ids("test"))
+    raw = tmp_path / "test-rows.csv"
+    with open(raw, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(rows[0])
+        writer.writerows(row for i, row in enumerate(rows[1:], start=1) if str(i) in test_ids)
+        blank = list(rows[1])
+        blank[rows[0].index("payment")] = ""
+        writer.writerow(blank)  # a blank label: left out, and said so
+    model = folder / "run" / "best.nnrun"
+    on_file = run_cli("evaluate", model, raw, "--format", "json")
+    assert on_file.code == 0, on_file
+    on_split = run_cli("evaluate", model, folder / "data", "--split", "test", "--format", "json")
+    mine, theirs = json.loads(on_file.stdout), json.loads(on_split.stdout)
+    assert mine["metrics"]["confusion-matrix"] == theirs["metrics"]["confusion-matrix"]
+    assert abs(mine["loss"] - theirs["loss"]) < 1e-6
+    assert "1 row(s) with a blank label left out" in on_file.stderr
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text(",".join(rows[0]) + "\n" + ",".join(rows[1][:9] + ["bitcoin"] + rows[1][10:]) + "\n")
+    result = run_cli("evaluate", model, wrong)
+    assert result.code == 2 and 'row 1, column "payment": "bitcoin" is not one of the model\'s classes' in result.output

@@ -235,7 +235,7 @@ def test_an_output_under_a_file_is_refused_and_nothing_is_made(tmp_path):
 
 
 def test_parent_folders_a_failed_prepare_made_are_taken_away(tmp_path):
-    (tmp_path / "bad.csv").write_text("a,b,label\n1,x,y\n")
+    (tmp_path / "bad.csv").write_text("a,b,label\n1,1e39,y\n")
     result = run_cli("prepare", "csv", tmp_path / "bad.csv", tmp_path / "new" / "deeper" / "out", "--label", "label")
     assert_one_clean_line(result, 'column "b"')
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]

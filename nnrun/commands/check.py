@@ -43,10 +43,28 @@ def check(config, overrides, fmt):
                        + (f" reconstructing {spec.plan.target(leaf)}" if spec.plan.target(leaf) else " against labels")
                        for leaf in spec.plan.leaves)
     click.echo(f"total parameters: {total:,} ({trainable:,} trainable); loss: {losses}")
+    for node in spec.plan.nodes:
+        if node.layer == "embedding":
+            click.echo(_embedding_line(node))
     from nnrun.config.auto_input import auto_input_indices
 
     if auto_input_indices(spec.raw["network"]):
         click.echo(f"input shape {spec.plan.inputs[0].out_shape}: width auto, from {spec.data['path']}")
+
+
+def _embedding_line(node):
+    """What an embedding layer does with each column: its categories' codes and sizes, its numbers."""
+    from nnrun.network.layers.tabular import category_sizes
+
+    p = node.args
+    names = p["features"] or [str(j + 1) for j in range(len(p["levels"]))]
+    categories = [f"{names[j]} {codes}→{size}" for j, codes, size in category_sizes(p)]
+    numbers = sum(1 for codes in p["levels"] if codes == 0)
+    how = (f"periodic ({p['frequencies']} frequencies → {p['number-size']})" if p["numbers"] == "periodic"
+           else "as they are") + (f", clipped smoothly at {p['clip']:g}" if p["clip"] else "")
+    shown = ", ".join(categories) if categories else "none"
+    return (f"{node.id}: {len(categories)} categor{'y' if len(categories) == 1 else 'ies'} (codes→size): {shown}; "
+            f"{numbers} number{'s' if numbers != 1 else ''} {how}")
 
 
 def _unresolved(spec, config, fmt):

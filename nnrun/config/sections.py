@@ -141,7 +141,9 @@ def augmentation_item(value, path):
 
 # an epoch's sample order is drawn as one array of indices: 2**31 of them is already 16 GB
 EPOCH_SIZE_FIELDS = {"passes": Field(number(above=0, maximum=2**31 - 1), 1.0,
-                                     "passes over the training split (a fraction is allowed)")}
+                                     "passes over the training split (a fraction is allowed)"),
+                     "at-least": Field(integer(1, 2**31 - 1, null=True), None,
+                                       "but never fewer samples than this (small tables)")}
 
 
 def _epoch_size(value, path):
@@ -176,8 +178,8 @@ TRAIN_FIELDS = {
     "batch-size": Field(integer(1), 128, "samples per step"),
     "epoch-count": Field(integer(1, null=True), None, "epochs to run; null trains until stopped"),
     # an epoch's sample order is drawn as one array of indices: 2**31 of them is already 16 GB
-    "epoch-size": Field(_epoch_size, None, "samples per epoch, or {passes: N}: N passes over the training "
-                        "split; null: one pass"),
+    "epoch-size": Field(_epoch_size, None, "samples per epoch, or {passes: N, at-least: M}: N passes over "
+                        "the training split, at least M samples; null: one pass"),
     "class-weights": Field(_class_weights, None, "weights of the classes in the loss: balanced (each class "
                            "weighs n/(k·n_class)) or {CLASS: weight}; null: all 1"),
     "label-smoothing": Field(number(0, 0.999), 0.0, "cross-entropy against (1−ε)·one-hot + ε/k"),

@@ -38,7 +38,8 @@ def metadata(payload):
         shape, dtype = ["batch", p["channels"], p["image-size"], p["image-size"]], "uint8"
     else:
         shape, dtype = ["batch", len(p["features"])], "float32"
-    return {"nnrun-version": __version__, "classes": json.dumps(payload["classes"]),
+    table = {"table-encoding": json.dumps(p["encoding"])} if p.get("encoding") is not None else {}
+    return {"nnrun-version": __version__, "classes": json.dumps(payload["classes"]), **table,
             "positive": json.dumps(payload.get("positive")), "threshold": json.dumps(payload.get("threshold")),
             "preprocessing": json.dumps(p), "input-shape": json.dumps(shape), "input-dtype": dtype,
             "outputs": json.dumps(payload["plan"].inference_outputs), "epoch": json.dumps(payload.get("epoch")),

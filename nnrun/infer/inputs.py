@@ -155,6 +155,13 @@ class DatasetSource:
             missing = [f for f in model.preprocessing.features if f not in ds.features]
             detail = f"lacks {', '.join(missing[:20])}" if missing else "has them in another order or with others"
             raise UserError(f"{self.where}: its feature columns differ from the checkpoint's ({detail})")
+        elif ds.encoding is not None:
+            from nnrun.data.table.encoding import disagreement
+
+            why = disagreement(model.preprocessing.table_encoding(), ds.encoding)
+            if why:
+                raise UserError(f"{self.where}: was prepared with its own encoding, not the model's ({why}); "
+                                f"give the raw CSV file instead (with --id-column for its ids)")
 
     def ids(self):
         """The split's stored ids, or None when it keeps none."""

@@ -13,14 +13,16 @@ from nnrun.train.tta import MirrorAverage
 
 
 def evaluate_checkpoint(checkpoint, dataset_path, *, split="test", threshold=None, batch_size=1024,
-                        device="auto", tta=None):
+                        device="auto", tta=None, label_column=None):
     """{checkpoint, dataset, split, epoch, classes, beta, threshold, metrics} for `split`;
     `tta="mirror"` averages each image's probabilities with its mirror image's."""
     if threshold is not None and not 0 <= threshold <= 1:  # click's range lets NaN through
         raise UserError(f"--threshold {threshold}: a probability threshold is between 0 and 1")
     device = select_device(device)
     loaded = load_model(checkpoint, device=device)
-    dataset = open_dataset(dataset_path)
+    dataset = _dataset_or_file(dataset_path, loaded, label_column, checkpoint)
+    if getattr(dataset, "split_names", None) == ["file"]:
+        split = "file"
     task = model_task(loaded, dataset, split)
     if threshold is not None and task.positive is not None:
         task = dataclasses.replace(task, threshold=float(threshold))
@@ -34,7 +36,39 @@ def evaluate_checkpoint(checkpoint, dataset_path, *, split="test", threshold=Non
     metrics = evaluate(network, task, data, batch_size, task.threshold)
     return {"checkpoint": str(checkpoint), "dataset": str(dataset.path), "split": split,
             "epoch": loaded.payload.get("epoch"), "classes": list(task.classes), "metric": task.metric,
-            "beta": task.beta, "threshold": task.threshold, "tta": tta, **_headline(metrics), "metrics": metrics}
+            "beta": task.beta, "threshold": task.threshold, "tta": tta, **_headline(metrics), "metrics": metrics,
+            **_reading_notes(dataset)}
+
+
+def _dataset_or_file(path, loaded, label_column, checkpoint):
+    """A prepared dataset folder, or a raw CSV file of labelled rows for a table model."""
+    from pathlib import Path
+
+    from nnrun.data.files import csv_separator
+
+    if Path(path).is_file() and csv_separator(path):
+        preprocessing = loaded.preprocessing
+        if preprocessing.kind != "table":
+            raise UserError(f"{path}: a CSV file of table rows, but {checkpoint} takes images")
+        from nnrun.data.table.labelled_rows import read_labelled_rows
+
+        return read_labelled_rows(path, preprocessing.table_encoding(), list(loaded.classes), label_column)
+    if label_column is not None:
+        raise UserError("--label-column is for a raw CSV file; a prepared dataset knows its labels")
+    return open_dataset(path)
+
+
+def _reading_notes(dataset):
+    """For a raw file: {"notes": [...]} on rows left out and values never seen in training."""
+    if not hasattr(dataset, "blank_labels"):
+        return {}
+    notes = []
+    if dataset.blank_labels:
+        notes.append(f"{dataset.blank_labels:,} row(s) with a blank label left out")
+    unknown = dataset.reader.unknown_note()
+    if unknown:
+        notes.append(unknown)
+    return {"notes": notes}
 
 
 def _headline(metrics):

@@ -26,11 +26,13 @@ LOSS_KEYS = ("class-weights", "label-smoothing", "mixup", "cutmix")
 
 
 def epoch_size(option, count):
-    """`train.epoch-size`: a number of samples, {passes: N} over `count` examples, or null (one pass)."""
+    """`train.epoch-size`: a number of samples, {passes: N, at-least: M} over `count` examples
+    (N passes, but never fewer than M samples, so a table of 300 rows still gets enough steps
+    per epoch), or null (one pass)."""
     if option is None:
         return count
     if isinstance(option, dict):
-        return max(1, min(round(option["passes"] * count), 2**31 - 1))
+        return max(1, min(max(round(option["passes"] * count), option.get("at-least") or 0), 2**31 - 1))
     return option
 
 

@@ -87,6 +87,7 @@ def prepare_csv(path, out, options, *, command, force=False, quiet=False, note=N
             splits = {name: labelled[index] for name, index in drawn.items()}
             fit_rows = splits["train"]
         encoding = fit_encoding(table, fit_rows, options.missing_markers, options.max_levels)
+        encoding.label = options.label
         if not options.header:  # later files are read by position too: say how many columns, which the label
             columns = read_header(path, sep, header=False)
             encoding.headerless = {"columns": len(columns),

@@ -86,7 +86,7 @@ class ColumnEncoding:
         values = np.asarray(values, dtype=np.float64)
         blank = np.isnan(values)
         out = np.empty((len(values), len(self.outputs)), np.float32)
-        out[:, 0] = np.where(blank, self.fill[0], values)
+        out[:, 0] = np.where(blank, self.fill[0] if self.fill else np.nan, values)
         if self.indicator:
             out[:, 1] = blank
         return out
@@ -129,6 +129,26 @@ class ColumnEncoding:
         return out
 
 
+def _shown(column, values):
+    """One encoded cell group -> the raw value it stands for, as text."""
+    if column.kind == "number":
+        return f"{values[0]:.6g}"
+    if column.kind == "category":
+        code = int(round(values[0]))
+        if code == MISSING:
+            return ""
+        return column.levels[code - FIRST_LEVEL] if FIRST_LEVEL <= code < column.codes else "(unknown)"
+    if column.kind == "binary":
+        return column.levels[1] if values[0] >= 0.5 else column.levels[0]
+    # from the calendar parts, exact in float32 (the "days" part is not: minutes at best)
+    part = {name: values[j] for j, name in enumerate(column.parts)}
+    text = f"{int(part['year']):04d}-{int(part['month']):02d}-{int(part['day']):02d}"
+    if "hour" in part:
+        minutes = int(round(part["hour"] * 60))
+        text += f" {minutes // 60:02d}:{minutes % 60:02d}"
+    return text
+
+
 class NotANumber(Exception):
     """A word among a number column's values: args[0] is its index among the values given."""
 
@@ -139,6 +159,7 @@ class TableEncoding:
     missing: tuple = DEFAULT_MISSING  # the markers of a missing cell
     dropped: list = field(default_factory=list)  # {"name", "kind", "why"} of columns left out
     headerless: dict = None  # a file without a header: {"columns": N, "label": its position or None}
+    label: str = None        # the label column training read (evaluate's default on a raw file)
 
     @property
     def features(self):
@@ -158,17 +179,50 @@ class TableEncoding:
                  "columns": [column.to_dict() for column in self.columns], "dropped": list(self.dropped)}
         if self.headerless:
             value["headerless"] = dict(self.headerless)
+        if self.label is not None:
+            value["label"] = self.label
         return value
 
     @classmethod
     def from_dict(cls, value):
         return cls([ColumnEncoding.from_dict(c) for c in value["columns"]], tuple(value.get("missing", ())),
-                   list(value.get("dropped") or []), value.get("headerless"))
+                   list(value.get("dropped") or []), value.get("headerless"), value.get("label"))
+
+    def decode_rows(self, x):
+        """Encoded rows float [N, F] -> [{raw column: the value as a person reads it}] (blank
+        for a missing cell, "(unknown)" for a word never seen in training): what the live page
+        and the report show of a table row. Free-text columns, left out, are not there."""
+        x = np.asarray(x, dtype=np.float64)
+        rows = [{} for _ in range(len(x))]
+        at = 0
+        for column in self.columns:
+            width = len(column.outputs)
+            values = x[:, at:at + width]
+            blank = values[:, -1] > 0.5 if column.indicator else np.zeros(len(x), bool)
+            for i, row in enumerate(rows):
+                row[column.name] = "" if blank[i] else _shown(column, values[i])
+            at += width
+        return rows
 
     @classmethod
     def of_numbers(cls, names):
-        """The encoding of an all-number table without blanks (what older datasets hold)."""
-        return cls([ColumnEncoding(name, "number", fill=[0.0]) for name in names])
+        """The encoding of an all-number table without blanks (what older datasets hold): no fill,
+        so a blank is an error, as it was when such a model was trained."""
+        return cls([ColumnEncoding(name, "number") for name in names])
+
+
+def disagreement(model, stored):
+    """Why rows a dataset stored with encoding `stored` would not mean to a model what they meant
+    in its training (encoding `model`), or None when they would: columns, kinds and levels must
+    match, and a fill must too wherever the stored rows had blanks to fill."""
+    if [c.outputs for c in model.columns] != [c.outputs for c in stored.columns]:
+        return "its columns are encoded into other features"
+    for mine, theirs in zip(model.columns, stored.columns):
+        if (mine.kind, mine.levels, mine.parts) != (theirs.kind, theirs.levels, theirs.parts):
+            return f'column "{mine.name}" is encoded differently (its kind or levels)'
+        if mine.fill != theirs.fill and theirs.summary.get("missing", 1) > 0:
+            return f'column "{mine.name}" had its blanks filled with another value'
+    return None
 
 
 @dataclass
@@ -178,32 +232,35 @@ class Encoded:
     unknown: dict  # column name -> count, only columns with any
 
 
-def encode_frame(encoding, frame, where, first_row=1, strict_numbers=True):
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def encode_frame(encoding, frame, where, place=None):
     """Raw rows (a pandas frame with every column the encoding needs, any dtypes) -> Encoded.
 
-    `where` names the source in messages, `first_row` is the number of the frame's first row.
-    A word in a number column is a UserError naming its row and column."""
+    `where` names the source and `place(i)` the frame's row i in messages ("row 3 (line 4)").
+    A word, an infinite number or (for a model trained before blanks were allowed) a blank in a
+    number column is a UserError naming its row and column."""
     import pandas as pd
 
+    place = place or (lambda i: f"row {i + 1}")
     missing = missing_set(encoding.missing)
     out = np.empty((len(frame), len(encoding.features)), np.float32)
     unknown, at = {}, 0
     for column in encoding.columns:
         width = len(column.outputs)
         series = frame[column.name]
-        if column.kind == "number" and series.dtype.kind in "biuf":
-            out[:, at:at + width] = column.encode_numbers(series.to_numpy(dtype=np.float64, na_value=np.nan))
+        here = f'column "{column.name}"'
+        if column.kind == "number":
+            values = _numbers(series, missing, lambda i, cell: UserError(
+                f"{where} {place(i)}, {here}: {cell} is not a number (in training this column held numbers; "
+                f"a blank is taken as missing)"))
+            _check_numbers(values, column, lambda i, what: UserError(f"{where} {place(i)}, {here}: {what}"))
+            out[:, at:at + width] = column.encode_numbers(values)
         else:
             codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
             names = canonical_uniques(uniques, missing) + [None]  # code -1 (a NaN) reads the last row
-            try:
-                table, unseen = column.encode_levels(names)
-            except NotANumber as word:
-                row = int(np.flatnonzero(codes == word.args[0])[0])
-                cell = str(uniques[word.args[0]])[:40]
-                raise UserError(f'{where} row {first_row + row}, column "{column.name}": "{cell}" is not a '
-                                f"number (in training this column held numbers; a blank is taken as "
-                                f"missing)") from None
+            table, unseen = column.encode_levels(names)
             out[:, at:at + width] = table[codes]
             if unseen.any():
                 count = int(np.count_nonzero(unseen[codes]))
@@ -211,6 +268,42 @@ def encode_frame(encoding, frame, where, first_row=1, strict_numbers=True):
                     unknown[column.name] = count
         at += width
     return Encoded(out, unknown)
+
+
+def _numbers(series, missing, word_error):
+    """A number column's raw cells -> float64 (NaN where missing); word_error(row, shown cell)
+    is raised at the first word."""
+    import pandas as pd
+
+    if series.dtype.kind in "biuf":
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
+    names = canonical_uniques(uniques, missing)
+    table = np.full(len(names) + 1, np.nan)
+    for k, name in enumerate(names):
+        if name is not None:
+            number = number_of(name)
+            if number is None:
+                row = int(np.flatnonzero(codes == k)[0])
+                from nnrun.data.csv_rows import shown_cell
+
+                raise word_error(row, shown_cell(uniques[k]))
+            table[k] = number
+    return table[codes]
+
+
+def _check_numbers(values, column, error):
+    """error(row, what) at the first number float32 cannot hold, or a blank the model cannot fill."""
+    with np.errstate(invalid="ignore"):
+        beyond = np.abs(values) > FLOAT32_MAX  # infinity too
+    if beyond.any():
+        i = int(np.flatnonzero(beyond)[0])
+        raise error(i, f"{values[i]:g} is not a finite number (beyond float32)")
+    if not column.fill:
+        blank = np.isnan(values)
+        if blank.any():
+            raise error(int(np.flatnonzero(blank)[0]), "empty cell (the model was trained on a table without "
+                                                      "blanks)")
 
 
 def encode_records(encoding, records, where="the request"):
@@ -227,7 +320,7 @@ def encode_records(encoding, records, where="the request"):
             raise UserError(f'{where}: instance {i} lacks column "{absent[0]}"'
                             + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""))
     frame = pd.DataFrame({n: pd.Series([r[n] for r in records], dtype=object) for n in names})
-    return encode_frame(encoding, frame, where, first_row=0)
+    return encode_frame(encoding, frame, where, place=lambda i: f"instance {i}")
 
 
 def date_parts(names, date_format):

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnrun.data import csv_rows
-from nnrun.data.csv_rows import chunks, text_cells
+from nnrun.data.csv_rows import chunks, shown_cell, text_cells
 from nnrun.data.table.cells import canonical_uniques, clean, missing_set, number_of
 from nnrun.errors import UserError, os_problem
 from nnrun.progress import bar
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 MAX_DISTINCT = 200_000       # a column of words with more distinct values is text or ids
 FORCED_MAX_DISTINCT = 1 << 23  # dictionary ids stay exact in float32 below 2**24
 
@@ -43,15 +44,32 @@ class RawColumn:
     overflow: bool = False       # more distinct values than MAX_DISTINCT
     words_as_missing: int = 0    # --number: cells that were words
 
-    def take(self, series, first_row, missing, where):
-        """The chunk's cells as float32 [n] (see above)."""
+    def take(self, series, first_row, missing, where, place):
+        """The chunk's cells as float32 [n] (see above); `place(row)` names a row in messages."""
         if not self.words and series.dtype.kind in "biuf":
-            return series.to_numpy(dtype=np.float32, na_value=np.nan)
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                beyond = np.flatnonzero(np.abs(values) > FLOAT32_MAX)  # infinity too
+            if len(beyond):
+                row = first_row + int(beyond[0]) + 1
+                raise UserError(f'{where} {place(row)}, column "{self.name}": {values[beyond[0]]:g} is not a '
+                                f"finite number (beyond float32)")
+            return values.astype(np.float32)
         import pandas as pd
 
         codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
         names = canonical_uniques(uniques, missing)
+        for k, name in enumerate(names):
+            if name is not None and "\x00" in name:  # binary junk, not a table: say so, not a "level"
+                row = first_row + int(np.flatnonzero(codes == k)[0]) + 1
+                raise UserError(f'{where} {place(row)}, column "{self.name}": {shown_cell(uniques[k])} holds a '
+                                f"NUL byte; is this a text table?")
         if not self.words:
+            for k, name in enumerate(names):
+                if name is not None and _infinite(name):  # "inf", "1e999", a thousand digits
+                    row = first_row + int(np.flatnonzero(codes == k)[0]) + 1
+                    raise UserError(f'{where} {place(row)}, column "{self.name}": {shown_cell(uniques[k])} is not '
+                                    f"a finite number")
             numbers = np.array([np.nan if n is None else _number_or_inf(n) for n in names] + [np.nan])
             words = np.isinf(numbers)
             if words.any():
@@ -84,6 +102,14 @@ class RawColumn:
             ids[i] = known
         ids[-1] = np.nan  # code -1: pandas' missing
         return ids[codes]
+
+
+def _infinite(name):
+    """Does a cleaned cell read as a number too large for a float (or as infinity)?"""
+    try:
+        return not np.isfinite(float(name))
+    except ValueError:
+        return False
 
 
 def _number_or_inf(name):
@@ -129,6 +155,7 @@ def read_raw(path, features, *, label, id_column, forced, missing, scratch, head
 
 def _read_once(path, features, label, id_column, forced, missing, scratch, header, quiet, words):
     markers = missing_set(missing)
+    place = (lambda row: f"row {row} (line {row + 1})") if header else (lambda row: f"row {row}")
     columns = [RawColumn(name, forced.get(name), words=name in words) for name in features]
     codes, raw_labels, ids, rows = [], {}, [], 0
     text = [c for c in (label, id_column) if c is not None]
@@ -136,7 +163,7 @@ def _read_once(path, features, label, id_column, forced, missing, scratch, heade
         for before, chunk in chunks(path, text, csv_rows.CHUNK_ROWS, header=header):
             block = np.empty((len(chunk), len(columns)), np.float32)
             for j, column in enumerate(columns):
-                block[:, j] = column.take(chunk[column.name], before, markers, path)
+                block[:, j] = column.take(chunk[column.name], before, markers, path, place)
             try:
                 sink.write(block.tobytes())
             except OSError as problem:  # the output's disk, not the input, is at fault

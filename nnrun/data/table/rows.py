@@ -19,6 +19,7 @@ class RowReader:
     id_column: str = None
     label_column: str = None
     unknown: dict = field(default_factory=dict)   # column -> cells never seen in training
+    blank_labels: bool = False       # True: a blank label is None (evaluate leaves such rows out)
 
     def columns(self):
         """The file's column names (by position for a model trained without a header)."""
@@ -47,13 +48,18 @@ class RowReader:
         text = [c for c in (self.id_column, self.label_column) if c is not None]
         for before, chunk in csv_rows.chunks(self.path, text, chunk_rows, header=self._names is None,
                                              names=self._names):
-            encoded = encode_frame(self.encoding, chunk[needed], self.path, first_row=before + 1)
+            shift = 1 if self._names is None else 0  # the header line
+            encoded = encode_frame(self.encoding, chunk[needed], self.path,
+                                   place=lambda i: _place(before + 1 + i, shift))
             for name, count in encoded.unknown.items():
                 self.unknown[name] = self.unknown.get(name, 0) + count
             ids = csv_rows.text_cells(self.path, chunk[self.id_column], self.id_column, before, "id") \
                 if self.id_column else None
-            labels = csv_rows.text_cells(self.path, chunk[self.label_column], self.label_column, before, "label") \
-                if self.label_column else None
+            labels = None
+            if self.label_column and self.blank_labels:
+                labels = list(chunk[self.label_column].to_numpy(dtype=object, na_value=None))
+            elif self.label_column:
+                labels = csv_rows.text_cells(self.path, chunk[self.label_column], self.label_column, before, "label")
             yield before + 1, encoded.x, ids, labels
 
     def unknown_note(self):
@@ -64,3 +70,8 @@ class RowReader:
         listed = ", ".join(f'"{name}" {count:,}' for name, count in sorted(self.unknown.items(), key=lambda kv: -kv[1]))
         return (f"{self.path}: {total:,} cell{'s' if total != 1 else ''} held a value never seen in training, "
                 f"read as unknown ({listed})")
+
+
+def _place(row, shift):
+    """"row 3 (line 4)" below a header; "row 3" in a file without one, where rows are lines."""
+    return f"row {row} (line {row + shift})" if shift else f"row {row}"
