@@ -110,6 +110,12 @@ def check_preprocessing(value, plan, fail):
             fail(f"preprocessing.{key}", f"must be a list of finite numbers, got {shown(stats)}")
         if mode == "standardize" and len(stats) != width:
             fail(f"preprocessing.{key}", f"has {len(stats)} values for {width} {what}s")
+    if value.get("encoding") is not None:
+        from nnrun.data.table.encoding_check import check_encoding
+
+        if kind != "table":
+            fail("preprocessing.encoding", "only a table has one")
+        check_encoding(value["encoding"], features, fail, "preprocessing.encoding")
     inputs = plan.inputs
     if len(inputs) == 1 and inputs[0].out_shape.size != makes:
         shape = f"{channels}×{size}×{size} images" if kind == "images" else f"rows of {makes} features"

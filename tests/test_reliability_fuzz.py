@@ -334,6 +334,51 @@ def test_fuzz_dataset_manifest(dataset, field, value, ids):
         (dataset / "dataset.json").write_text(original)
 
 
+# ---- table encodings (dataset.json and model files carry one)
+
+ENCODING = {"version": 1, "missing": ["", "NA", "?"], "dropped": [],
+            "columns": [{"name": "age", "kind": "number", "fill": [41.0], "missing-indicator": True},
+                        {"name": "city", "kind": "category", "levels": ["Lyon", "Paris"]},
+                        {"name": "member", "kind": "binary", "levels": ["no", "yes"], "fill": [1.0],
+                         "missing-indicator": False},
+                        {"name": "joined", "kind": "date", "parts": ["year", "month", "days"], "format": "ISO8601",
+                         "fill": [2015.0, 6.0, 16600.0], "missing-indicator": True}]}
+ENCODING_FIELDS = [("missing",), ("columns",), ("columns", 0), ("columns", 0, "kind"), ("columns", 0, "fill"),
+                   ("columns", 0, "missing-indicator"), ("columns", 1, "levels"), ("columns", 1, "name"),
+                   ("columns", 2, "levels"), ("columns", 2, "fill"), ("columns", 3, "parts"),
+                   ("columns", 3, "format"), ("columns", 3, "fill"), ("headerless",), ("label",)]
+
+
+@FUZZ
+@given(field=st.sampled_from(ENCODING_FIELDS), value=plain)
+def test_fuzz_table_encoding(field, value):
+    """An edited encoding is refused in one line or encodes raw rows without a traceback."""
+    import copy
+
+    import pandas as pd
+
+    from nnrun.data.table.encoding import TableEncoding, encode_frame
+    from nnrun.data.table.encoding_check import check_encoding
+
+    encoding = copy.deepcopy(ENCODING)
+    node = encoding
+    for key in field[:-1]:
+        node = node[key]
+    node[field[-1]] = value
+    features = TableEncoding.from_dict(ENCODING).features
+
+    def fail(where, problem):
+        raise UserError(f"dataset.json: {where}: {problem}")
+
+    def check_and_encode():
+        check_encoding(encoding, features, fail)
+        frame = pd.DataFrame({"age": ["30", "", "?"], "city": ["Paris", "Nice", None],
+                              "member": ["yes", "maybe", ""], "joined": ["2014-02-03", "x", ""]})
+        encode_frame(TableEncoding.from_dict(encoding), frame, "rows.csv")
+
+    _accepts_or_refuses(check_and_encode)
+
+
 @pytest.mark.slow
 def test_fuzz_slow_run():
     """Every property above with SLOW_EXAMPLES cases each (Hypothesis' own count: see its

@@ -28,6 +28,10 @@ def check_manifest_fields(manifest, path, split_names):
     features = manifest.get("features")
     if features is not None and not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
         fail("features", "must be a list of column names")
+    if manifest.get("encoding") is not None:
+        from nnrun.data.table.encoding_check import check_encoding
+
+        check_encoding(manifest["encoding"], features or [], fail)
     if manifest.get("image") is not None and not isinstance(manifest["image"], dict):
         fail("image", "must be a map with size and channels")
     if manifest["kind"] == "images":
