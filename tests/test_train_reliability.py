@@ -272,7 +272,8 @@ def test_metrics_agree_with_last_nnrun_after_a_kill(cli, run):
     for name in (".last.nnrun.0123456789ab.tmp", ".best.nnrun.ba9876543210.tmp", "metrics.jsonl.tmp",
                  "status.json.tmp", "predictions/last.npz.tmp", ".last.nnrun.0123456789ab.partial",
                  "predictions/.last.npz.0123456789ab.partial", "first-layer/.epoch-0003.npy.0123456789ab.partial",
-                 ".config.yaml.resume-undo.partial", "tensorboard/.events.out.tfevents.1.x.resume-undo.partial"):
+                 ".config.yaml.undo-0123456789ab.partial",
+                 "tensorboard/.events.out.tfevents.1.x.undo-0123456789ab.partial"):
         (run / name).write_bytes(b"half")
     resumed = cli("train", "--resume", run, "--set", "train.epoch-count=3", "-q")
     assert resumed.code == 0, resumed

@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import platform
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -54,7 +55,7 @@ BEST, LAST, CONFIG, RUN, METRICS, LOG, TEST = ("best.nnrun", "last.nnrun", "conf
 RESUME_WRITES = (CONFIG, RUN, METRICS, LOG, BEST, TEST, "status.json", "first-layer/layer.json",
                  "predictions/last.npz", "predictions/best.npz")
 RESUME_FOLDERS = ("first-layer", "predictions", "tensorboard")
-UNDO = ".resume-undo.partial"  # a kept file's second name; .partial: a killed run's are cleared at the next lock
+UNDO = "undo"  # a kept file's second name: .NAME.undo-XXXX.partial (a killed resume's are cleared at the next lock)
 
 
 def manifest_sha256(dataset):
@@ -239,9 +240,10 @@ class RunFolder:
                 kept[name] = None
                 continue
             size = path.stat().st_size
-            second = path.with_name(f".{path.name}{UNDO}")
+            # a name of its own each time (as nnrun.atomic's temporaries have), never one a killed
+            # resume left: those are removed when the lock is taken, and a new one is not theirs
+            second = path.with_name(f".{path.name}.{UNDO}-{secrets.token_hex(6)}.partial")
             try:
-                second.unlink(missing_ok=True)
                 os.link(path, second)
                 kept[name] = (second, size)
             except OSError as problem:
