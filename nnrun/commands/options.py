@@ -10,8 +10,9 @@ DEVICE = click.option("--device", default="auto", show_default=True, metavar="au
 ENGINE = click.option("--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
                       help="onnx: ONNX Runtime on the CPU, from the graph the checkpoint carries. torch: the "
                            "network's torch modules, CPU or GPU. auto: torch on a GPU, ONNX Runtime otherwise.")
-BATCH = click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=256, show_default=True,
-                     help="Inputs per forward pass (any number of inputs works).")
+BATCH = click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=None,
+                     help="Inputs per forward pass (any number of inputs works) [default: 256 images, "
+                          "8192 table rows].")
 JOBS = click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
                     help="Image worker processes (they decode, and with ONNX Runtime also predict) [default: all cores].")
 SKIP_BAD = click.option("--skip-bad", is_flag=True,

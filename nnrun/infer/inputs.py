@@ -58,8 +58,15 @@ def mismatch(where, holds, model):
 
 # ---- sources ---------------------------------------------------------------------------------
 
+# Inputs per forward pass when --batch-size is not given: a table row costs the network little,
+# so a small batch would leave ONNX Runtime's per-call overhead the larger part of the time.
+IMAGE_BATCH, TABLE_BATCH = 256, 8192
+
+
 class ImageSource:
     """Image files, decoded (and, on ONNX Runtime, predicted) by a pool of workers."""
+
+    default_batch = IMAGE_BATCH
 
     def __init__(self, files, names, where=None):
         self.files, self.names = list(files), list(names)
@@ -92,6 +99,8 @@ class ImageSource:
 class TableSource:
     """A CSV file of raw rows (words, blanks and dates as in training), read in chunks and
     encoded with the model's table encoding (nnrun.data.table.rows)."""
+
+    default_batch = TABLE_BATCH
 
     def __init__(self, path, id_column=None, label_column=None):
         self.path, self.where = Path(path), str(path)
@@ -136,6 +145,7 @@ class DatasetSource:
             else:
                 raise UserError(f"{path} has splits {', '.join(names)}; choose one with --split")
         self.count = self.dataset.count(split)  # a UserError names the splits when it is missing
+        self.default_batch = TABLE_BATCH if self.dataset.kind == "table" else IMAGE_BATCH
         self.split = split
         self.where = f"{path} (split {split})"
 

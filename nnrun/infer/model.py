@@ -114,7 +114,7 @@ class PredictOptions:
     positive: str = None
     split: str = None
     id_column: str = None
-    batch_size: int = 256
+    batch_size: int = None        # None: each source's own (inputs.IMAGE_BATCH, inputs.TABLE_BATCH)
     device: str = "auto"
     engine: str = "auto"
     jobs: int = None
@@ -124,7 +124,7 @@ class PredictOptions:
 
 def open_models(paths, sources, options, warn=None):
     """The models in files `paths`, with every source checked against each of them."""
-    if options.batch_size < 1:
+    if options.batch_size is not None and options.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
     models = [open_model(path, device=options.device, engine=options.engine, warn=warn) for path in paths]
     for source in sources:

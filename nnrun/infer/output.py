@@ -18,6 +18,19 @@ def number(value):
     return float(f"{value:.6g}")
 
 
+def _probability(value):
+    """number(value) as csv.writer writes it (repr of the float), without the round trip."""
+    text = f"{value:.6g}"
+    return text if ("." in text or "e" in text or "n" in text) else text + ".0"
+
+
+def _quoted(text):
+    """A CSV field as csv.writer (minimal quoting) writes it."""
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 @dataclass
 class Results:
     """One batch's results: names, and whichever of the rest apply."""
@@ -91,7 +104,21 @@ class CsvWriter(_ColumnWriter):
         return [cell for pair in pairs for cell in pair]
 
     def write(self, r):
-        self.out.writerows(self.cells(r, i, number) for i in range(len(r.names)))
+        if r.p is None or r.top is not None or r.errors is not None:
+            self.out.writerows(self.cells(r, i, number) for i in range(len(r.names)))
+            return
+        # The common case, a classifier's probabilities, formatted a batch at a time: the same
+        # text csv.writer gives (6 significant digits as a float's repr), at a third of its cost,
+        # which matters at a hundred thousand table rows a second.
+        chosen = [_quoted(self.classes[k]) for k in r.chosen]
+        names = [_quoted(str(n)) for n in r.names]
+        labels = [_quoted(str(v)) for v in r.labels] if self.labelled and r.labels is not None else None
+        lines = []
+        for i, row in enumerate(r.p.tolist()):
+            cells = ",".join(_probability(v) for v in row)
+            label = (labels[i] + ",") if labels is not None else ("," if self.labelled else "")
+            lines.append(f"{names[i]},{label}{chosen[i]},{cells}\n")
+        self.stream.write("".join(lines))
 
 
 class TableWriter(_ColumnWriter):

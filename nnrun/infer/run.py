@@ -55,7 +55,7 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
         stack.callback(progress.close)
         written = 0
         for source in sources:
-            for batch in source.batches(options.batch_size, bad, work):
+            for batch in source.batches(options.batch_size or source.default_batch, bad, work):
                 outputs = batch.outputs
                 result = Results(batch.names, labels=batch.labels)
                 if "probabilities" in outputs:

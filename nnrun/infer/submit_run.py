@@ -50,7 +50,7 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
     progress = bar(len(source) or None, "submission", options.quiet or 0 < len(source) < LONG, unit="item")
     cells, counts = {}, {c: 0 for c in decision.classes}
     try:
-        for batch in source.batches(options.batch_size, bad, work):
+        for batch in source.batches(options.batch_size or source.default_batch, bad, work):
             p = batch.outputs["probabilities"]
             for name, row, chosen in zip(batch.names, labeller.cells(p), decision.decide(p)):
                 if name in cells:
