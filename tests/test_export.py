@@ -90,3 +90,79 @@ def test_mistakes_exit_2_and_leave_nothing(ckpt, tmp_path):
     result = run_cli("export", ckpt["binary"], "-o", tmp_path / "missing" / "m.onnx")
     assert result.code == 2 and "does not exist" in result.stderr
     assert list(tmp_path.iterdir()) == [not_a_model]
+
+
+# ---- the documented script: an exported image model outside nnrun ------------------------------
+
+def _awkward_photos(folder):
+    """Images that each take a step of the decoder: a large JPEG (draft mode, then the bicubic
+    resize with its reducing gap), one stored sideways with an EXIF orientation, a PNG with
+    transparent parts, a grayscale PNG, a 16-bit grayscale PNG and a palette GIF."""
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[0:300, 0:400]
+    waves = np.stack([128 + 100 * np.sin(x / 7.0 + c) * np.cos(y / 11.0) for c in range(3)], axis=-1)
+    photo = np.clip(waves + rng.normal(0, 30, waves.shape), 0, 255).astype(np.uint8)
+    paths = []
+    big = folder / "big.jpg"
+    Image.fromarray(photo, "RGB").save(big, quality=90)
+    sideways = folder / "sideways.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo[:, :250], "RGB").save(sideways, quality=85, exif=exif)
+    alpha = folder / "alpha.png"
+    rgba = np.dstack([photo[:90, :70], np.where(rng.random((90, 70)) < 0.4, 0, 255).astype(np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(alpha)
+    grey = folder / "grey.png"
+    Image.fromarray(photo[:50, :60, 0], "L").save(grey)
+    deep = folder / "deep.png"
+    Image.fromarray(photo[:40, :40, 1].astype(np.uint16) * 257).save(deep)  # mode I;16
+    palette = folder / "palette.gif"
+    Image.fromarray(photo[:64, :64], "RGB").convert("P", palette=Image.Palette.ADAPTIVE).save(palette)
+    return [big, sideways, alpha, grey, deep, palette]
+
+
+def test_the_documented_script_answers_images_from_the_exported_onnx_alone(ckpt, tmp_path):
+    """docs/examples/image_onnx.py, with onnxruntime, numpy and Pillow alone (nnrun, torch and onnx
+    cannot be imported where it runs), decodes each image to nnrun's very pixels from the
+    metadata's "image-decoding" and gives `nnrun infer`'s probabilities and classes."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    import onnx
+
+    from conftest import ROOT
+    from nnrun.data.decode import load_image
+
+    onnx_file = tmp_path / "m.onnx"
+    assert run_cli("export", ckpt["binary"], "-o", onnx_file).code == 0
+    meta = {p.key: p.value for p in onnx.load(onnx_file).metadata_props}
+    stated = json.loads(meta["preprocessing"])
+    assert stated["in-graph"] is True and "mean" not in stated and "std" not in stated
+    assert stated["scale"] == [pytest.approx(1 / 255)] and stated["shift"] == [-0.5]
+    how = json.loads(meta["image-decoding"])
+    assert (how["size"], how["mode"], how["resample"], how["reducing-gap"]) == ([12, 12], "RGB", "bicubic", 3.0)
+
+    images = _awkward_photos(tmp_path)
+    script = ROOT / "docs" / "examples" / "image_onnx.py"
+    spec = importlib.util.spec_from_file_location("image_onnx", script)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    for path in images:
+        np.testing.assert_array_equal(example.decode(str(path), how), load_image(path, 12, 3), err_msg=path.name)
+
+    alone = ("import runpy, sys; sys.modules.update(nnrun=None, torch=None, onnx=None, pandas=None); "
+             "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", alone, script, onnx_file, *images], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    inferred = run_cli("infer", ckpt["binary"], *images)
+    assert inferred.code == 0, inferred
+    expected = [json.loads(line) for line in inferred.stdout.splitlines()]
+    assert [a["input"] for a in answers] == [e["input"] for e in expected] == [str(p) for p in images]
+    assert [a["classification"] for a in answers] == [e["classification"] for e in expected]
+    got = np.array([list(a["probability-map"].values()) for a in answers])
+    np.testing.assert_allclose(got, [list(e["probability-map"].values()) for e in expected], atol=1e-6)
+    assert 0.001 < got.min() and got.max() < 0.999  # answers a decoding mistake would move

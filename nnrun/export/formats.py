@@ -36,14 +36,56 @@ def metadata(payload):
     p = payload["preprocessing"]
     if p["kind"] == "images":
         shape, dtype = ["batch", p["channels"], p["image-size"], p["image-size"]], "uint8"
+        before = {"image-decoding": json.dumps(image_decoding(p["image-size"], p["channels"]))}
     else:
         shape, dtype = ["batch", len(p["features"])], "float32"
-    table = {"table-encoding": json.dumps(p["encoding"])} if p.get("encoding") is not None else {}
-    return {"nnrun-version": __version__, "classes": json.dumps(payload["classes"]), **table,
+        before = {"table-encoding": json.dumps(p["encoding"])} if p.get("encoding") is not None else {}
+    return {"nnrun-version": __version__, "classes": json.dumps(payload["classes"]), **before,
             "positive": json.dumps(payload.get("positive")), "threshold": json.dumps(payload.get("threshold")),
-            "preprocessing": json.dumps(p), "input-shape": json.dumps(shape), "input-dtype": dtype,
+            "preprocessing": json.dumps(in_graph(p)), "input-shape": json.dumps(shape), "input-dtype": dtype,
             "outputs": json.dumps(payload["plan"].inference_outputs), "epoch": json.dumps(payload.get("epoch")),
             "network": json.dumps(payload["network"])}
+
+
+def image_decoding(size, channels):
+    """How an image file becomes the graph's input, as nnrun.data.decode does it, stated so that a
+    program with Pillow and numpy alone decodes the same pixels (docs/examples/image_onnx.py).
+    Without the draft step or with another resampling a photo differs by a few levels per pixel,
+    enough to move a probability by 0.01."""
+    from nnrun.data.decode import MODES
+
+    return {"library": "Pillow", "size": [size, size], "mode": MODES[channels], "jpeg-draft": True,
+            "resample": "bicubic", "reducing-gap": 3.0, "exif-orientation": True, "transparent-on": "white",
+            "sixteen-bit": "top 8 bits", "layout": "uint8 [channels, size, size], stacked to [batch, ...]",
+            "steps": [
+                "Image.open(file)",
+                "a JPEG only: image.draft(mode, (size, size)) before load(): Pillow then decodes at the "
+                "smallest DCT scale (1/2, 1/4, 1/8) that keeps both sides at least size",
+                "image.load(); ImageOps.exif_transpose(image) when the EXIF orientation (tag 0x0112) is not 1",
+                "transparency (modes RGBA, LA, PA, or P with a transparency key): convert to RGBA and "
+                "Image.alpha_composite it over an opaque white image",
+                "16-bit grayscale (modes I;16, I;16B, I;16L, I): the array shifted right by 8 bits, as mode L",
+                "image.convert(mode) unless it is in that mode already",
+                "unless it is size x size already: image.resize((size, size), Image.Resampling.BICUBIC, "
+                "reducing_gap=3.0), squashing, no crop",
+                "numpy.asarray(image, uint8), channels first; no scaling: the graph does it"]}
+
+
+def in_graph(p):
+    """The preprocessing as the metadata states it: what the graph itself does to its input, so
+    that nobody applies it a second time. The figures are those the graph uses; mean and std are
+    left out when the mode does not use them."""
+    from nnrun.data.preprocess import Preprocessing
+
+    scale, shift = Preprocessing.from_dict(p).scale_and_shift()
+    stated = {key: value for key, value in p.items() if key != "encoding"}
+    if p["mode"] != "standardize":
+        stated.pop("mean", None)
+        stated.pop("std", None)
+    return {**stated, "in-graph": True,
+            "graph-computes": "input * scale + shift, per channel (images) or feature (tables); "
+                              "feed the graph the unscaled values",
+            "scale": scale.ravel().tolist(), "shift": shift.ravel().tolist()}
 
 
 def export_model(checkpoint, out, fmt):
