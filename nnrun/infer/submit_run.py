@@ -77,6 +77,8 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
     summary = ", ".join(f"{name} {n}" for name, n in counts.items())
     echo(f"wrote {len(order)} rows to {options.out} ({summary}); {labeller.describe()}")
     bad.report(warn, "item(s), not in the submission")
+    for note in getattr(source, "notes", list)():  # table rows: values never seen in training
+        warn(note)
     return len(order), counts, bad.skipped
 
 
