@@ -1,6 +1,7 @@
 """`nnrun train`: the run folder, what it prints, and every bad input (exit 2, nothing left behind)."""
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -36,7 +37,15 @@ def test_a_run_folder_holds_everything(cli, tmp_path, table):
     for name in ("config.yaml", "run.json", "metrics.jsonl", "train.log", "best.nnrun", "last.nnrun", "test.json"):
         assert (run / name).is_file(), name
     out = result.stdout
-    assert "Epoch: 1\nPrecision: " in out and "\nRecall: " in out and "\nF1: " in out
+    # each epoch once on the screen, its line with rounded figures; the Cortex block in train.log
+    epoch_lines = [line for line in out.splitlines() if line.startswith(("epoch ", "Epoch"))]
+    assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"], out
+    assert all(len(f) == 6 for f in re.findall(r"(?:F1|loss|accuracy) (\d\.\d+)", "\n".join(epoch_lines)))
+    assert "Precision: " not in out.split("best: epoch")[0]
+    log = [line.split(" ", 1)[1] for line in (run / "train.log").read_text().splitlines()]  # after the time
+    block_at = log.index("Epoch: 1")
+    assert [line.split(":")[0] for line in log[block_at:block_at + 4]] == ["Epoch", "Precision", "Recall", "F1"]
+    assert log[block_at + 4].startswith("epoch 1/2  train loss")
     assert "* new best" in out and "actual \\ predicted" in out and "test (test, best epoch" in out
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2]
@@ -62,6 +71,21 @@ def test_a_run_folder_holds_everything(cli, tmp_path, table):
     assert "resume" not in best.payload
     test = json.loads((run / "test.json").read_text())
     assert test["count"] == 300 and test["threshold"] == pytest.approx(best.threshold)
+
+
+def test_cortex_block_on_the_screen_when_asked(cli, tmp_path, table):
+    """--cortex-block prints the write-up's block, unrounded, above each epoch's line; a job of
+    several processes passes the flag on to its workers."""
+    from nnrun.commands.train import _worker_argv
+
+    config = small(tmp_path, table, epoch_count=1, metric={"name": "f-beta", "beta": 1, "positive": "b"})
+    result = cli("train", config, "--run-dir", tmp_path / "run", "--cortex-block")
+    assert result.code == 0, result
+    block = re.search(r"Epoch: 1\nPrecision: (\S+)\nRecall: (\S+)\nF1: (\S+)\nepoch 1/1  ", result.stdout)
+    assert block, result.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.jsonl").read_text())
+    assert [float(v) for v in block.groups()] == [metrics["precision"], metrics["recall"], metrics["f-beta"]]
+    assert "--cortex-block" in _worker_argv(config, [], None, None, None, False, None, None, True)
 
 
 def test_default_run_folder_and_quiet(cli, tmp_path, table, monkeypatch):

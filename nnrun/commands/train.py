@@ -21,6 +21,8 @@ from nnrun.errors import UserError
               help="Continue the run in folder RUN from its last.nnrun (CONFIG defaults to RUN/config.yaml).")
 @click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (same as --set train.device=...).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-epoch lines; the final lines only.")
+@click.option("--cortex-block", is_flag=True,
+              help="Also print each epoch as Cortex's block (Epoch, Precision, Recall, F1 unrounded) above its line.")
 @click.option("--tensorboard", is_flag=True, default=None,
               help="Also write TensorBoard event files in RUN/tensorboard/ (same as --set train.tensorboard=true).")
 @click.option("--live", is_flag=False, flag_value="127.0.0.1:8091", default=None, metavar="[[HOST:]PORT]",
@@ -32,7 +34,7 @@ from nnrun.errors import UserError
 @click.option("--max-restarts", type=int, default=0, show_default=True, metavar="K",
               help="With --nproc: when a process dies, start the job again from last.nnrun, up to K times.")
 def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live=None,
-          nproc=None, max_restarts=0):
+          nproc=None, max_restarts=0, cortex_block=False):
     """Train the network of CONFIG on its prepared dataset.
 
     Every epoch evaluates the whole selection split, keeps the best epoch in best.nnrun and the
@@ -42,11 +44,11 @@ def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, pr
     from nnrun.train.console import remembering_stops
     with remembering_stops():  # before the imports below, which take seconds
         return _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live, nproc,
-               max_restarts)
+               max_restarts, cortex_block)
 
 
 def _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live, nproc,
-           max_restarts):
+           max_restarts, cortex_block):
     from nnrun.train.distributed import RankError, launched
     from nnrun.train.start import train_command
     if max_restarts and nproc is None:
@@ -55,20 +57,21 @@ def _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, p
         raise UserError("--nproc: this process is already a rank of a torchrun job; leave --nproc out")
     if nproc is not None and not print_config:
         from nnrun.train.launch import launch
-        argv = _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorboard, live)
+        argv = _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorboard, live, cortex_block)
         sys.exit(launch(nproc, max_restarts, argv))
     if launched() and os.environ.get("RANK") != "0":
         try:  # rank 0 says what went wrong; the other ranks' identical lines would only repeat it
             return train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config,
-                                 live)
+                                 live, cortex_block)
         except RankError:
             raise
         except UserError:
             sys.exit(2)
-    return train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live)
+    return train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live,
+                         cortex_block)
 
 
-def _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorboard, live):
+def _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorboard, live, cortex_block=False):
     """The command line each worker of `--nproc` runs (after `nnrun train`)."""
     argv = [config] if config else []
     for override in overrides:
@@ -77,4 +80,5 @@ def _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorbo
                         ("--live", live)):
         if value is not None:
             argv += [flag, str(value)]
-    return argv + (["--quiet"] if quiet else []) + (["--tensorboard"] if tensorboard else [])
+    return argv + (["--quiet"] if quiet else []) + (["--tensorboard"] if tensorboard else []) \
+        + (["--cortex-block"] if cortex_block else [])

@@ -69,9 +69,10 @@ class Console:
     def __init__(self, folder, quiet):
         self.folder, self.quiet = folder, quiet
 
-    def say(self, text, always=False, err=False):
+    def say(self, text, always=False, err=False, screen=True):
+        """Log `text`; print it too unless quiet (`always` prints even then, `screen=False` never)."""
         if self.folder is None:
             return
         self.folder.log(text)
-        if always or not self.quiet:
+        if screen and (always or not self.quiet):
             click.echo(text, err=err)

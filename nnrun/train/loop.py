@@ -33,13 +33,14 @@ from nnrun.train.step import EpochRunner, NonFiniteLoss
 
 
 class Trainer:
-    def __init__(self, session, folder, *, quiet=False, resume=None, hooks=None, observers=None):
+    def __init__(self, session, folder, *, quiet=False, resume=None, hooks=None, observers=None, cortex_block=False):
         self.s = session
         self.folder = folder
         self.world = session.world
         self.main = self.world.main     # in a parallel job only rank 0 speaks and writes
         self.quiet = quiet or not self.main
         self.console = Console(folder if self.main else None, self.quiet)
+        self.cortex_block = cortex_block  # the write-up's block on the screen too, not only in train.log
         self.stop = StopSignal()
         self.hooks = hooks or {}
         # status.json, predictions, first-layer weights (and TensorBoard): nnrun.train.run_record
@@ -227,7 +228,8 @@ class Trainer:
         if self.main:
             self.folder.commit()  # the run's files are this epoch's from here on (a resume's undo goes)
             self.folder.append_metrics(record)
-        self.console.say(report.epoch_block(epoch, metrics, task.beta))
+        # one epoch, one line on the screen; the Cortex block (unrounded figures) always goes to train.log
+        self.console.say(report.epoch_block(epoch, metrics, task.beta), screen=self.cortex_block)
         self.console.say(report.summary_line(record | {"metrics": metrics}, s.spec.train["epoch-count"],
                                              task.metric, task.beta, task.selection_split))
         self.observers.epoch_finished(self, record, outputs)

@@ -18,7 +18,8 @@ import click
 from nnrun.errors import UserError
 
 
-def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live):
+def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live,
+                  cortex_block=False):
     """`nnrun train` with its options (nnrun.commands.train): what to train, then this process's
     part of the job: the whole of it, or one rank's."""
     spec, payload, resume_run, run_dir, folder = _resolve(config, overrides, run_dir, resume_run, device,
@@ -30,7 +31,7 @@ def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorb
             click.echo(yaml.safe_dump(spec.resolved(), sort_keys=False, allow_unicode=True,
                                       default_flow_style=None), nl=False)
             return
-        outcome, parallel = _train_job(spec, payload, resume_run, run_dir, folder, quiet, live)
+        outcome, parallel = _train_job(spec, payload, resume_run, run_dir, folder, quiet, live, cortex_block)
     finally:
         if folder is not None:  # a resume refused before training: the lock goes, nothing was written
             folder.close()
@@ -42,7 +43,7 @@ def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorb
         sys.exit(code)
 
 
-def _train_job(spec, payload, resume_run, run_dir, folder, quiet, live):
+def _train_job(spec, payload, resume_run, run_dir, folder, quiet, live, cortex_block=False):
     """This process's part of the job (the whole of it, or one rank's): (its outcome, whether the
     job has several processes)."""
     from nnrun.train.distributed import open_world
@@ -59,7 +60,7 @@ def _train_job(spec, payload, resume_run, run_dir, folder, quiet, live):
             from nnrun.live.launch import serve_training
             hooks = serve_training(live, resume_run)
         outcome = run_training(spec, run_dir=run_dir, resume_run=resume_run, payload=payload, quiet=quiet,
-                               hooks=hooks, world=world, folder=folder)
+                               hooks=hooks, world=world, folder=folder, cortex_block=cortex_block)
         return outcome, world.parallel
     except RuntimeError as problem:
         if not (world.parallel and _lost_peer(problem)):
@@ -159,7 +160,7 @@ def _lost_peer(problem):
 
 
 def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=False, hooks=None, world=None,
-                 observers=None, folder=None):
+                 observers=None, folder=None, cortex_block=False):
     """Train `spec` (a new run, or the run folder `resume_run` from its last checkpoint `payload`),
     as one process or as a rank of the parallel job `world`. A resume's `folder` is the run's
     RunFolder, locked before `payload` was read from it (rank 0; nnrun.train.start._resolve)."""
@@ -183,7 +184,8 @@ def run_training(spec, *, run_dir=None, resume_run=None, payload=None, quiet=Fal
         session.parallel = wrap_for_training(session.network, world)
         try:
             # restore the checkpoint before writing anything: a resume that fails changes nothing
-            trainer = Trainer(session, folder, quiet=quiet, resume=payload, hooks=hooks, observers=observers)
+            trainer = Trainer(session, folder, quiet=quiet, resume=payload, hooks=hooks, observers=observers,
+                              cortex_block=cortex_block)
             if world.main:
                 if payload is not None:
                     # until its first checkpoint, a resume that fails puts back every file it replaced
