@@ -123,6 +123,16 @@ def test_top_k_keeps_the_most_probable_classes_in_order(ckpt):
 def test_threshold_from_the_checkpoint_and_overridden(ckpt, tmp_path):
     photos = ckpt["binary"].parent / "photos"
     stored = records(ckpt["binary"], photos)
+    # the rule that made each class is said once, on stderr, wherever the threshold came from
+    said = infer(ckpt["binary"], photos).stderr.splitlines()
+    assert said == ['decision: "red" when P(red) >= 0.5 (the checkpoint\'s threshold), else "blue"']
+    said = infer(ckpt["binary"], photos, "-o", tmp_path / "p.csv", "--threshold", "0.8125").stderr.splitlines()
+    assert said == ['decision: "red" when P(red) >= 0.8125 (--threshold), else "blue"']
+    assert infer(ckpt["three"], photos).stderr == ""  # the most probable class: no threshold to say
+    many = infer(ckpt["three"], photos, "--positive", "green", "--threshold", "0.25").stderr
+    assert many == 'decision: "green" when P(green) >= 0.25 (--threshold), else the most probable other class\n'
+    submitted = run_cli("kaggle-submit", ckpt["binary"], photos / "red", "-o", tmp_path / "s.csv")
+    assert submitted.code == 0 and 'classes: "red" when P(red) >= 0.5 (the checkpoint\'s threshold)' in submitted.stdout
     assert all(r["classification"] == ("red" if r["probability-map"]["red"] >= 0.5 else "blue") for r in stored)
     assert {r["classification"] for r in records(ckpt["binary"], photos, "--threshold", "0")} == {"red"}
     assert {r["classification"] for r in records(ckpt["binary"], photos, "--threshold", "1")} <= {"blue"} | {
@@ -193,6 +203,7 @@ def test_a_corrupt_image_stops_with_its_name_or_is_skipped(ckpt, tmp_path):
     out = tmp_path / "out.csv"
     result = run_cli("infer", ckpt["binary"], folder, "-o", out, "--jobs", "2")
     assert_user_error(result, "17.jpg", "--skip-bad")
+    assert len(result.stderr.splitlines()) == 1  # not even the decision line of records never written
     assert not out.exists() and not list(tmp_path.glob(".out.csv*"))
     result = run_cli("infer", ckpt["binary"], folder, "-o", out, "--skip-bad", "--format", "csv")
     assert result.code == 0, result

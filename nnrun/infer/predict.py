@@ -18,11 +18,13 @@ class Decision:
     classes: list
     positive: object = None      # index into classes, or None
     threshold: object = None     # float, or None
+    origin: str = "the checkpoint's threshold"   # where the threshold came from, for describe()
 
     @classmethod
     def for_model(cls, model, positive=None, threshold=None):
         """The checkpoint's positive class and threshold, with command-line overrides."""
         classes = list(model.classes)
+        threshold_given = threshold is not None
         positive = positive if positive is not None else model.positive
         if threshold is not None and positive is None:
             if len(classes) != 2:
@@ -37,7 +39,18 @@ class Decision:
         if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
             raise UserError(f"--threshold {threshold}: a probability threshold is between 0 and 1")
         index = classes.index(str(positive)) if positive is not None else None
-        return cls(classes, index, None if threshold is None or index is None else float(threshold))
+        origin = "--threshold" if threshold_given else "the checkpoint's threshold"
+        return cls(classes, index, None if threshold is None or index is None else float(threshold), origin)
+
+    def describe(self):
+        """The rule in words, for the line `infer` prints with its records: a probability map alone does not
+        say why {"dog": 0.749} is a cat. None when the most probable class wins (no threshold)."""
+        if self.threshold is None:
+            return None
+        positive = self.classes[self.positive]
+        others = [c for c in self.classes if c != positive]
+        otherwise = f'"{others[0]}"' if len(others) == 1 else "the most probable other class"
+        return f'"{positive}" when P({positive}) >= {self.threshold:.6g} ({self.origin}), else {otherwise}'
 
     def decide(self, p):
         """Class indices [N] for probabilities [N, K], by the rule training measured with."""

@@ -38,6 +38,10 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
     with ExitStack() as stack:
         decision = None if model.is_autoencoder else Decision.for_model(model, options.positive, options.threshold)
         _check_options(model, options)
+        # The rule that turned probabilities into classes: one line on stderr (the records stay as
+        # they were) when the records appear: before the first on standard output, after the whole
+        # -o file is in place. An input refused before then is still one line.
+        rule = decision.describe() if decision is not None else None
         labelled = any(getattr(s, "label_column", None) or getattr(getattr(s, "dataset", None), "labelled", False)
                        for s in sources)
         bad = BadItems(options.skip_bad)
@@ -67,6 +71,9 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
                     result.errors = outputs["reconstruction_error"]
                     if saver:
                         saver.save(batch, model.preprocessing.stored(outputs["reconstruction"]))
+                if rule is not None and not options.out:
+                    print(f"decision: {rule}", file=sys.stderr)
+                    rule = None
                 writer.write(result)
                 written += len(batch.names)
                 progress.update(len(batch.names))
@@ -74,6 +81,8 @@ def run_infer(checkpoint, inputs, options, stdout=None, warn=None):
             raise UserError("no input could be read" + (f" ({len(bad.skipped)} skipped)" if bad.skipped else ""))
         if hasattr(target, "flush"):
             target.flush()
+    if rule is not None:
+        print(f"decision: {rule}", file=sys.stderr)
     bad.report(warn, "input(s)")
     for source in sources:
         for note in getattr(source, "notes", list)():

@@ -169,7 +169,8 @@ class Labeller:
     def describe(self):
         """What the label cells hold, for the summary line."""
         if self.output == "class":
-            return "classes"
+            rule = self.decision.describe()
+            return "classes" + (f": {rule}" if rule else "")
         what = "one probability per class" if self.per_class else \
             f"P({self.decision.classes[self.decision.positive]})"
         low, high = self.clip
