@@ -99,6 +99,47 @@ def test_class_names_are_plain_text_in_pictures():
     assert png_bytes(per_class_figure(per)).startswith(b"\x89PNG")
 
 
+def _mistakes(probabilities, labels, predicted):
+    import numpy as np
+    from nnrun.report.mistakes import confident_mistakes
+    return confident_mistakes({"probabilities": np.array(probabilities, dtype=np.float32), "labels": np.array(labels),
+                               "predicted": np.array(predicted), "index": np.arange(len(labels))})
+
+
+def _captions_and_overlaps(fig):
+    """The thumbnails' captions, and each caption that reaches into another thumbnail."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.axes if ax.images]
+    captions = [ax.title.get_text() for ax in axes]
+    overlaps = [ax.title.get_text() for ax in axes for other in axes if other is not ax
+                and ax.title.get_window_extent(renderer).overlaps(other.get_window_extent(renderer))]
+    return captions, overlaps
+
+
+@pytest.mark.parametrize("rows", [2, 3])
+def test_mistake_captions_name_their_probability_and_stay_above_their_thumbnail(rows):
+    """Two classes with a positive class: each caption says the class predicted and P(positive),
+    the figure the threshold decided on (0.75 < 0.8 made this dog a cat); more classes: the class
+    predicted and its own probability. No caption reaches into the row above."""
+    import numpy as np
+    from nnrun.report.mistakes import mistakes_figure
+    images = np.random.default_rng(0).integers(0, 255, (6, 3, 12, 12), dtype=np.uint8)
+    found = _mistakes([[0.25, 0.75], [0.1, 0.9], [0.6, 0.4], [0.3, 0.7], [0.5, 0.5], [0.95, 0.05]],
+                      labels=[1, 0, 1, 0, 1, 0], predicted=[0, 1, 0, 0, 0, 0])
+    fig = mistakes_figure(found, images, ["cat", "dog"], positive=1, threshold=0.8)
+    captions, overlaps = _captions_and_overlaps(fig)
+    assert captions == ["dog\nP(dog) 0.90", "cat\nP(dog) 0.40", "cat\nP(dog) 0.50", "cat\nP(dog) 0.75"]
+    assert overlaps == [] and "threshold 0.80" in fig._suptitle.get_text()
+    labels = [k for k in range(rows) for _ in range(8)]
+    p = np.full((len(labels), rows), 0.1 / (rows - 1), dtype=np.float32)
+    p[np.arange(len(labels)), [(k + 1) % rows for k in labels]] = 0.9
+    found = _mistakes(p, labels, [(k + 1) % rows for k in labels])
+    fig = mistakes_figure(found, np.zeros((len(labels), 1, 28, 28), np.uint8), [f"class {k}" for k in range(rows)])
+    captions, overlaps = _captions_and_overlaps(fig)
+    assert captions[0] == "class 1\nP(class 1) 0.90" and len(captions) == 8 * rows and overlaps == []
+
+
 def test_the_html_opens_in_a_browser_with_every_picture(cli, runs, browser, tmp_path):  # noqa: F811
     for name in ("table", "images"):
         html = tmp_path / f"{name}.html"

@@ -83,7 +83,7 @@ def gather(summary):
                 problem = f"the prepared dataset {dataset.path} does not hold the run's {predictions['split']} examples"
             if images is not None:
                 found = mistakes.confident_mistakes(predictions)
-                figure = mistakes.mistakes_figure(found, images, classes)
+                figure = mistakes.mistakes_figure(found, images, classes, positive, best.get("threshold"))
                 if figure is None:
                     notes.append("no mistakes on the selection split: nothing to show")
                 add("most confident mistakes", "mistakes.png", figure)

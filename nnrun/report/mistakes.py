@@ -27,17 +27,29 @@ def confident_mistakes(predictions, per_class=PER_CLASS):
     return found
 
 
-def mistakes_figure(found, images, classes):
-    """A grid: one row per actual class, its mistakes' thumbnails titled with what was predicted.
-    images: the split's stored array [N, C, S, S] (uint8, memory-mapped is fine)."""
+# The grid in inches: every thumbnail the same size, with room above it for its two-line
+# caption, so that no caption reaches into the row above (a tight layout shrank the gaps away).
+THUMB, CAPTION, GAP, LABELS, TOP = 1.2, 0.36, 0.12, 0.75, 0.45
+
+
+def mistakes_figure(found, images, classes, positive=None, threshold=None):
+    """A grid: one row per actual class, its mistakes' thumbnails captioned with the class
+    predicted and a probability named by its class: P(positive), the figure the threshold decided
+    on, for a two-class task with a positive class; else P(predicted class).
+    found: confident_mistakes' map; images: the split's stored array [N, C, S, S] (uint8,
+    memory-mapped is fine)."""
     rows = [k for k in sorted(found) if found[k]]
     if not rows:
         return None
     columns = max(len(found[k]) for k in rows)
-    fig = figure(1.35 * columns + 1.4, 1.55 * len(rows) + 0.3)
+    width = LABELS + columns * (THUMB + GAP)
+    height = TOP + len(rows) * (CAPTION + THUMB + GAP)
+    fig = figure(width, height)
+    two_classes = positive is not None and len(classes) == 2
     for r, k in enumerate(rows):
+        bottom = height - TOP - (r + 1) * (CAPTION + THUMB + GAP) + GAP
         for c in range(columns):
-            ax = fig.add_subplot(len(rows), columns, r * columns + c + 1)
+            ax = fig.add_axes([(LABELS + c * (THUMB + GAP)) / width, bottom / height, THUMB / width, THUMB / height])
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
@@ -45,6 +57,7 @@ def mistakes_figure(found, images, classes):
             if c == 0:
                 ax.set_ylabel(f"actual\n{plain_label(classes[k])}", fontsize=8)
             if c >= len(found[k]):
+                ax.set_axis_off()
                 continue
             row, predicted, probability = found[k][c]
             pixels = np.asarray(images[row])
@@ -52,9 +65,16 @@ def mistakes_figure(found, images, classes):
                 ax.imshow(pixels.transpose(1, 2, 0))
             else:
                 ax.imshow(pixels[0], cmap="gray", vmin=0, vmax=255)
-            ax.set_title(f"{plain_label(classes[predicted], 12)} {probability:.2f}", fontsize=7)
-    fig.suptitle("most confident mistakes (predicted class, its probability)", fontsize=9)
-    fig.tight_layout()
+            named = positive if two_classes else predicted
+            shown = probability if named == predicted else 1.0 - probability  # two classes: the other one
+            ax.set_title(f"{plain_label(classes[predicted], 16)}\nP({plain_label(classes[named], 10)}) {shown:.2f}",
+                         fontsize=7, linespacing=1.2, pad=3)
+    if two_classes:
+        rule = f" at threshold {threshold:.2f}" if threshold is not None else ""
+        about = f"the class predicted; P({plain_label(classes[positive], 16)}), which decided it{rule}"
+    else:
+        about = "the class predicted and its probability"
+    fig.suptitle(f"most confident mistakes ({about})", fontsize=9, y=1 - 0.12 / height, va="top")
     return fig
 
 
