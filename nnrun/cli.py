@@ -1,7 +1,8 @@
 """The `nnrun` command line: a click group whose commands live in nnrun/commands/.
 
 Each command module is imported only when its command runs, so `nnrun --help` and quick
-commands do not pay for importing torch. User mistakes (`UserError`) print one line and exit 2;
+commands do not pay for importing torch. User mistakes (`UserError`, and click's own usage
+errors: a missing argument, an unknown option, a value out of range) print one line and exit 2;
 anything else is a bug and keeps its traceback (exit 1).
 """
 import importlib
@@ -12,7 +13,8 @@ import threading
 import click
 
 from nnrun.atomic import FULL_OR_READ_ONLY
-from nnrun.errors import UserError, one_line, os_problem
+from nnrun.commands.options import CommandGroup, option_name
+from nnrun.errors import UserError, did_you_mean, one_line, os_problem
 
 # command name -> (module in nnrun.commands, attribute, one-line help)
 COMMANDS = {
@@ -48,7 +50,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-class LazyGroup(click.Group):
+class LazyGroup(CommandGroup):
     def list_commands(self, ctx):
         return list(COMMANDS)
 
@@ -97,8 +99,11 @@ def _main(argv):
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except NO_ARGS_IS_HELP as asked:  # `nnrun prepare` alone: its help, as click shows it
+        asked.show()
+        sys.exit(2)
     except click.ClickException as mistake:
-        mistake.show()
+        click.echo(f"error: {one_line(usage_line(mistake))}", err=True)
         sys.exit(2 if mistake.exit_code in (1, 2) else mistake.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
@@ -110,3 +115,43 @@ def _main(argv):
         click.echo(f"error: {one_line(os_problem(problem, 'a file'))}", err=True)
         sys.exit(2)
 
+
+
+# click 8.2 raises this for a group called without a command; older versions print the help themselves
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def usage_line(mistake):
+    """Click's usage error as the one line every other mistake gets, naming the option or argument
+    first (click's own form is three lines: the usage, a hint, then the error)."""
+    ctx = getattr(mistake, "ctx", None)
+    command = ctx.command_path if ctx is not None else "nnrun"
+    usage = ctx.get_usage().removeprefix("Usage: ").strip() if ctx is not None else command
+    if isinstance(mistake, click.MissingParameter):
+        name = option_name(mistake.param)
+        if isinstance(mistake.param, click.Argument):
+            return f"{name} is missing (usage: {usage})"
+        return f"{name} is missing: {command} needs it"
+    if isinstance(mistake, click.BadParameter):
+        name = option_name(mistake.param) if mistake.param is not None else mistake.param_hint or command
+        return f"{name}: {_plain(mistake.message)}"
+    if isinstance(mistake, click.NoSuchOption):
+        given = mistake.option_name
+        known = [o for p in ctx.command.params if isinstance(p, click.Option)
+                 for o in p.opts if o not in getattr(p, "old", ())] + ["--help"] if ctx is not None else []
+        return f"{given}: {command} has no such option{did_you_mean(given, known)}"
+    if isinstance(mistake, click.BadOptionUsage):  # "Option '--split' requires an argument."
+        said = _plain(mistake.message).replace(f"option '{mistake.option_name}' ", "", 1)
+        return f"{mistake.option_name}: {said}"
+    if isinstance(mistake, click.UsageError):  # extra arguments, and the like
+        return f"{command}: {_plain(mistake.message)} (usage: {usage})"
+    return _plain(mistake.format_message())
+
+
+def _plain(message):
+    """Click's sentence as a clause of our line: no capital first letter (unless a word in capitals
+    starts it) and no closing full stop."""
+    text = str(message).strip().rstrip(".")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text

@@ -88,7 +88,7 @@ def test_the_dataset_gives_levels_features_and_class_count(tmp_path):
     rows = ["size,colour,kind"] + [f"{i % 9},{['red', 'green', 'blue'][i % 3]},{['a', 'b', 'c'][i % 3]}"
                                    for i in range(90)]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
-    assert run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "data", "--label", "kind", "-q").code == 0
+    assert run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "data", "--label-column", "kind", "-q").code == 0
     result = run_cli("check", ROOT / "configs" / "tabular.yaml", "--set", f"data={tmp_path / 'data'}")
     assert result.code == 0, result
     assert "1 category (codes→size): colour 5→4; 1 number" in result.stdout

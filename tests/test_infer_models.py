@@ -127,7 +127,7 @@ def table_model(folder):
     x, y = table_rows(300)
     src = write_table(folder / "train.csv", x, y)
     data = folder / "data"
-    result = run_cli("prepare", "csv", src, data, "--label", "label", "--drop", "time", "--test-size", "0.3",
+    result = run_cli("prepare", "csv", src, data, "--label-column", "label", "--drop", "time", "--test-size", "0.3",
                      "--seed", "1", "--quiet")
     assert result.code == 0, result
     ds = open_dataset(data)

@@ -169,7 +169,8 @@ def test_parse_bind():
     assert parse_bind("8091") == ("127.0.0.1", 8091)
     assert parse_bind("0.0.0.0:0") == ("0.0.0.0", 0)
     assert parse_bind("[::1]:9000") == ("::1", 9000)
-    with pytest.raises(UserError, match="--live configs/x.yaml: should be"):
+    with pytest.raises(UserError, match="--live configs/x.yaml: should be .* put CONFIG before --live, or give "
+                                        "the address with --bind"):
         parse_bind("configs/x.yaml", "--live")
 
 
@@ -193,9 +194,38 @@ def test_train_live_port_in_use(cli, tmp_path, busy_port):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"network": TABLE_NETWORK, "data": str(dataset),
                                       "train": {"epoch-count": 1}}))
-    result = cli("train", config, "--run-dir", tmp_path / "run", "--live", str(busy_port))
-    assert result.code == 2 and "--live 127.0.0.1:" in result.stderr and "in use" in result.stderr
-    assert not (tmp_path / "run").exists()
+    result = cli("train", config, "--run-dir", tmp_path / "run", "--live", "--bind", str(busy_port))
+    assert result.code == 2 and f"--bind 127.0.0.1:{busy_port}: the port is in use" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_train_names_the_address_as_watch_does_and_the_old_spelling_still_works(cli, tmp_path, busy_port):
+    """The address of the page is --bind [HOST:]PORT in train as in watch (--bind alone asks for
+    the page); --live, a flag in --help, still takes the address as its value, as it first did."""
+    from nnrun.commands.train import DEFAULT_BIND, _worker_argv, live_address
+    from nnrun.live.launch import DEFAULT_BIND as SERVED
+
+    assert DEFAULT_BIND == SERVED
+    assert live_address(None, None) is None
+    assert live_address(DEFAULT_BIND, None) == DEFAULT_BIND           # --live
+    assert live_address(DEFAULT_BIND, "0") == "0"                     # --live --bind 0
+    assert live_address(None, "0.0.0.0:9000") == "0.0.0.0:9000"       # --bind 0.0.0.0:9000
+    assert live_address("8092", None) == "8092"                       # the old --live 8092
+    assert _worker_argv("c.yaml", [], None, None, None, False, None, "0")[-2:] == ["--bind", "0"]
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"network": TABLE_NETWORK, "data": str(blobs(tmp_path / "ds", n=(60, 20, 0))),
+                                      "train": {"epoch-count": 1}}))
+    port = str(busy_port)
+    for args, said in (([config, "--live", port], f"--bind 127.0.0.1:{port}: the port is in use"),
+                       ([config, "--bind", port], f"--bind 127.0.0.1:{port}: the port is in use"),
+                       ([config, "--live", "1", "--bind", "2"], "--live 1 and --bind 2: two addresses"),
+                       ([config, "--bind", "x.yaml"], "--bind x.yaml: should be [HOST:]PORT"),
+                       (["--live", config], f"--live {config}: should be [HOST:]PORT")):  # CONFIG taken as its value
+        result = cli("train", *args, "--run-dir", tmp_path / "run", "--quiet")
+        assert result.code == 2 and said in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    shown = cli("train", "--help").stdout
+    assert "--live  " in shown and "--bind [HOST:]PORT" in shown and "[[HOST:]PORT]" not in shown
 
 
 def test_watch_refuses_what_is_not_a_run(cli, tmp_path):

@@ -46,8 +46,8 @@ def write_passengers(path, count=240, seed=3):
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("words")
     raw = write_passengers(base / "passengers.csv")
-    prepared = run_cli("prepare", "csv", base / "passengers.csv", base / "data", "--label", "y",
-                       "--id", "passenger", "--validation-size", "0.3", "--quiet")
+    prepared = run_cli("prepare", "csv", base / "passengers.csv", base / "data", "--label-column", "y",
+                       "--id-column", "passenger", "--validation-size", "0.3", "--quiet")
     assert prepared.code == 0, prepared
     trained = run_cli("train", ROOT / "configs" / "tabular.yaml", "--set", f"data={base / 'data'}",
                       "--set", "train.epoch-count=2", "--set", "train.threads=1", "--run-dir", base / "run", "--quiet")

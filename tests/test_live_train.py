@@ -1,4 +1,4 @@
-"""The live page served by real processes: `nnrun train --live 0` while it trains (the page's data
+"""The live page served by real processes: `nnrun train --live --bind 0` while it trains (the page's data
 comes from the run folder the training writes), and `nnrun watch` until Ctrl-C."""
 import json
 import signal
@@ -44,7 +44,8 @@ def test_train_live_serves_the_run_it_writes(tmp_path):
                                       "train": {"epoch-size": 600, "batch-size": 50}}))  # until stopped
     run = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "nnrun", "train", str(config), "--run-dir", str(run),
-                                "--live", "0", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--live", "--bind", "0", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stderr.readline()
         assert line.startswith("live page: http://127.0.0.1:"), line

@@ -44,7 +44,7 @@ def assert_failed_cleanly(result, out, *phrases):
 def test_creditcard_manifest_splits_and_raw_features(tmp_path):
     source = shared_path(*CREDITCARD)
     out = tmp_path / "cc"
-    result = run_cli("prepare", "csv", source, out, "--label", "Class", "--drop", "Time", "--test-size", "0.2",
+    result = run_cli("prepare", "csv", source, out, "--label-column", "Class", "--drop", "Time", "--test-size", "0.2",
                      "--seed", "1")
     assert result.code == 0, result
     manifest = json.loads((out / "dataset.json").read_text())
@@ -57,7 +57,7 @@ def test_creditcard_manifest_splits_and_raw_features(tmp_path):
     assert manifest["sources"] == [{"path": str(source.resolve()), "bytes": source.stat().st_size,
                                     "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}]
     assert manifest["seed"] == 1
-    assert manifest["command"] == (f"nnrun prepare csv {source} {out} --label Class --drop Time "
+    assert manifest["command"] == (f"nnrun prepare csv {source} {out} --label-column Class --drop Time "
                                    f"--test-size 0.2 --seed 1")
     assert manifest["options"]["drop"] == ["Time"] and manifest["options"]["test-size"] == 0.2
     assert manifest["created"].endswith("Z") and manifest["nnrun-version"]
@@ -77,7 +77,7 @@ def test_creditcard_manifest_splits_and_raw_features(tmp_path):
 def test_same_seed_same_split_and_validation_from_the_rest(tmp_path):
     source = small_table(tmp_path / "t.csv", rows=200)
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        assert run_cli("prepare", "csv", source, tmp_path / name, "--label", "Class", "--seed", seed,
+        assert run_cli("prepare", "csv", source, tmp_path / name, "--label-column", "Class", "--seed", seed,
                        "--test-size", "40", "--validation-size", "0.25").code == 0
     a, b, c = (open_dataset(tmp_path / n) for n in "abc")
     assert a.split_names == ["train", "validation", "test"]
@@ -89,10 +89,10 @@ def test_same_seed_same_split_and_validation_from_the_rest(tmp_path):
 def test_string_labels_sorted_and_numeric_labels_ordered_by_value(tmp_path):
     names = ["ok", "fraud", "review"]
     source = small_table(tmp_path / "s.csv.gz", rows=90, label=lambda i: names[i % 3])
-    assert run_cli("prepare", "csv", source, tmp_path / "s", "--label", "Class").code == 0
+    assert run_cli("prepare", "csv", source, tmp_path / "s", "--label-column", "Class").code == 0
     assert open_dataset(tmp_path / "s").classes == ["fraud", "ok", "review"]
     source = small_table(tmp_path / "n.csv", rows=90, label=lambda i: ["10", "2", "1.0"][i % 3])
-    assert run_cli("prepare", "csv", source, tmp_path / "n", "--label", "Class").code == 0
+    assert run_cli("prepare", "csv", source, tmp_path / "n", "--label-column", "Class").code == 0
     data = open_dataset(tmp_path / "n")
     assert data.classes == ["1", "2", "10"]
     assert set(data.class_counts("train").values()) == {24}
@@ -102,7 +102,7 @@ def test_unlabelled_keeps_every_row_in_order_with_its_id(tmp_path):
     lines = ["Id,a,b"] + [f"{1000 - i},{i},{i * 2}" for i in range(50)]
     source = write_csv(tmp_path / "test.csv", "\n".join(lines) + "\n")
     out = tmp_path / "u"
-    result = run_cli("prepare", "csv", source, out, "--unlabelled", "--id", "Id")
+    result = run_cli("prepare", "csv", source, out, "--unlabelled", "--id-column", "Id")
     assert result.code == 0, result
     data = open_dataset(out)
     assert data.split_names == ["test"] and not data.labelled and data.classes == []
@@ -114,18 +114,37 @@ def test_unlabelled_keeps_every_row_in_order_with_its_id(tmp_path):
         data.y("test")
 
 
+def test_label_and_id_columns_are_spelled_as_infer_spells_them_and_the_old_spelling_still_works(tmp_path):
+    """--label-column and --id-column, as infer, evaluate and kaggle-submit take them; --label and
+    --id, the spelling prepare csv had first, still read the same (and make the same dataset)."""
+    lines = ["Id,a,b,Class"] + [f"r{i},{i},{i % 7},{i % 2}" for i in range(60)]
+    source = write_csv(tmp_path / "t.csv", "\n".join(lines) + "\n")
+    assert run_cli("prepare", "csv", source, tmp_path / "new", "--label-column", "Class", "--id-column", "Id").code == 0
+    assert run_cli("prepare", "csv", source, tmp_path / "old", "--label", "Class", "--id", "Id").code == 0
+    new, old = open_dataset(tmp_path / "new"), open_dataset(tmp_path / "old")
+    assert new.features == old.features == ["a", "b"] and new.classes == ["0", "1"]
+    assert new.ids("test") == old.ids("test") and new.ids("test")[0].startswith("r")
+    assert new.manifest["command"].endswith("--label-column Class --id-column Id")
+    assert old.manifest["command"].endswith("--label-column Class --id-column Id")  # recorded in today's spelling
+    shown = run_cli("prepare", "csv", "--help").stdout
+    assert "--label-column COLUMN" in shown and "--id-column COLUMN" in shown
+    assert "--label " not in shown and "--id " not in shown
+    missing = run_cli("prepare", "csv", source, tmp_path / "x", "--label-column", "Klass")
+    assert missing.code == 2 and 'no column "Klass" (--label-column)' in missing.stderr
+
+
 def test_rerun_is_a_no_op_a_different_dataset_is_refused_and_force_replaces_it(tmp_path):
     source = small_table(tmp_path / "t.csv")
     out = tmp_path / "out"
-    assert run_cli("prepare", "csv", source, out, "--label", "Class").code == 0
+    assert run_cli("prepare", "csv", source, out, "--label-column", "Class").code == 0
     before = (out / "dataset.json").read_text()
-    again = run_cli("prepare", "csv", source, out, "--label", "Class")
+    again = run_cli("prepare", "csv", source, out, "--label-column", "Class")
     assert again.code == 0 and "nothing to do" in again.output
     assert (out / "dataset.json").read_text() == before
-    different = run_cli("prepare", "csv", source, out, "--label", "Class", "--seed", "9")
+    different = run_cli("prepare", "csv", source, out, "--label-column", "Class", "--seed", "9")
     assert different.code == 2 and "already holds a different prepared dataset" in different.output
     assert "--force" in different.output and (out / "dataset.json").read_text() == before
-    forced = run_cli("prepare", "csv", source, out, "--label", "Class", "--seed", "9", "--force")
+    forced = run_cli("prepare", "csv", source, out, "--label-column", "Class", "--seed", "9", "--force")
     assert forced.code == 0 and open_dataset(out).manifest["seed"] == 9
     assert not list(tmp_path.glob("out.*"))  # no partial or replaced folder left over
 
@@ -135,23 +154,24 @@ def test_a_folder_that_is_not_a_dataset_is_never_overwritten(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("precious")
-    result = run_cli("prepare", "csv", source, out, "--label", "Class", "--force")
+    result = run_cli("prepare", "csv", source, out, "--label-column", "Class", "--force")
     assert result.code == 2 and "holds no prepared dataset" in result.output
     assert (out / "notes.txt").read_text() == "precious"
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert run_cli("prepare", "csv", source, empty, "--label", "Class").code == 0
+    assert run_cli("prepare", "csv", source, empty, "--label-column", "Class").code == 0
 
 
 @pytest.mark.parametrize("text, args, phrases", [
-    ("a,b,Klass\n1,2,0\n", ["--label", "Class"], ['no column "Class"', 'did you mean "Klass"', "columns are: a, b, Klass"]),
-    ("a,b,Class\n1,2,0\n", ["--label", "Class", "--drop", "c"], ['no column "c" (--drop)']),
-    ("", ["--label", "Class"], ["is empty"]),
-    ("a,b,Class\n", ["--label", "Class"], ["header but no rows"]),
-    ("a,b,Class\n" + "1,2,0\n" * 20, ["--label", "Class"], ['only one class ("0")']),
-    ("a,b,Class\n" + "1,2,0\n" * 20 + "1,2,1\n", ["--label", "Class"], ['class "1" has only 1 example']),
-    ("a,b,Class\n1,2,0\n1,2,3,4\n", ["--label", "Class"], ["Expected 3 fields in line 3"]),
-    ("a,b\n1,2\n", [], ["--label COLUMN is required"]),
+    ("a,b,Klass\n1,2,0\n", ["--label-column", "Class"],
+     ['no column "Class"', 'did you mean "Klass"', "columns are: a, b, Klass"]),
+    ("a,b,Class\n1,2,0\n", ["--label-column", "Class", "--drop", "c"], ['no column "c" (--drop)']),
+    ("", ["--label-column", "Class"], ["is empty"]),
+    ("a,b,Class\n", ["--label-column", "Class"], ["header but no rows"]),
+    ("a,b,Class\n" + "1,2,0\n" * 20, ["--label-column", "Class"], ['only one class ("0")']),
+    ("a,b,Class\n" + "1,2,0\n" * 20 + "1,2,1\n", ["--label-column", "Class"], ['class "1" has only 1 example']),
+    ("a,b,Class\n1,2,0\n1,2,3,4\n", ["--label-column", "Class"], ["Expected 3 fields in line 3"]),
+    ("a,b\n1,2\n", [], ["--label-column COLUMN is required"]),
 ])
 def test_bad_input_is_one_clear_line_and_leaves_nothing(tmp_path, text, args, phrases):
     source = write_csv(tmp_path / "bad.csv", text)
@@ -163,7 +183,7 @@ def test_unknown_extension_is_refused(tmp_path):
     source = tmp_path / "table.xlsx"
     source.write_text("a,b,Class\n1,2,0\n")
     out = tmp_path / "out"
-    assert_failed_cleanly(run_cli("prepare", "csv", source, out, "--label", "Class"), out,
+    assert_failed_cleanly(run_cli("prepare", "csv", source, out, "--label-column", "Class"), out,
                           'unknown extension ".xlsx"')
 
 
@@ -188,8 +208,9 @@ def test_full_size_file_is_fast_and_memory_stays_bounded(tmp_path):
                "print('peak-mb', int(hwm) / 1024, file=sys.stderr)\n")
     out = tmp_path / "full"
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-c", measure, "prepare", "csv", str(source), str(out), "--label", "Class",
-                          "--drop", "Time", "--test-size", "50000", "--quiet"], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", measure, "prepare", "csv", str(source), str(out),
+                          "--label-column", "Class", "--drop", "Time", "--test-size", "50000", "--quiet"],
+                         capture_output=True, text=True)
     seconds = time.perf_counter() - start
     assert run.returncode == 0, run.stderr
     peak = float(run.stderr.split("peak-mb")[1])

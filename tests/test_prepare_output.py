@@ -96,11 +96,12 @@ def test_what_may_be_at_out(tmp_path):
 def test_the_recorded_command_is_what_was_typed(tmp_path):
     (tmp_path / "t.csv").write_text("Time,a,b,Class\n" + "".join(f"{i},{i},1,{i % 2}\n" for i in range(20)))
     out = tmp_path / "my out"
-    result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label", "Class", "--drop", "Time", "--drop", "b",
-                     "--seed", "3")
+    result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label-column", "Class", "--drop", "Time",
+                     "--drop", "b", "--seed", "3")
     assert result.code == 0, result
     command = json.loads((out / "dataset.json").read_text())["command"]
-    assert command == f"nnrun prepare csv {tmp_path / 't.csv'} '{out}' --label Class --drop Time --drop b --seed 3"
+    assert command == (f"nnrun prepare csv {tmp_path / 't.csv'} '{out}' --label-column Class --drop Time --drop b "
+                       f"--seed 3")
 
 
 def test_prepare_never_imports_torch_and_only_csv_imports_pandas(tmp_path):
@@ -117,7 +118,7 @@ def test_prepare_never_imports_torch_and_only_csv_imports_pandas(tmp_path):
         Image.new("RGB", (20, 20), (25 * i, 0, 0)).save(tmp_path / "pics" / f"{'cat' if i % 2 else 'dog'}.{i}.png")
     (tmp_path / "t.csv").write_text("a,Class\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
     for args, expected in ((["images", tmp_path / "pics", tmp_path / "i", "--size", "8"], "[]"),
-                           (["csv", tmp_path / "t.csv", tmp_path / "c", "--label", "Class"], "['pandas']"),
+                           (["csv", tmp_path / "t.csv", tmp_path / "c", "--label-column", "Class"], "['pandas']"),
                            (["demo", "shapes", tmp_path / "s", "--count", "30"], "[]"),
                            (["demo", "fraud", tmp_path / "f", "--rows", "1000"], "[]")):
         run = subprocess.run([sys.executable, "-c", probe, "prepare", *map(str, args), "--quiet"],

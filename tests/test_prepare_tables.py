@@ -48,7 +48,7 @@ def people(path, rows=240, extra=()):
 def test_kinds_fills_and_levels_come_from_the_training_rows_only(tmp_path):
     source = people(tmp_path / "people.csv")
     out = tmp_path / "data"
-    result = run_cli("prepare", "csv", source, out, "--label", "income", "--test-size", "0.25", "--seed", "2")
+    result = run_cli("prepare", "csv", source, out, "--label-column", "income", "--test-size", "0.25", "--seed", "2")
     assert result.code == 0, result
     encoding = encoding_of(out)
     kinds = {c["name"]: c["kind"] for c in encoding["columns"]}
@@ -84,7 +84,7 @@ def test_a_level_seen_only_outside_training_is_unknown_and_blank_labels_are_left
     extra = [f"40,Rennes,yes,2015-05-05,late {i},>50K" for i in range(3)] + ["41,Paris,no,2015-05-05,blank,"]
     source = people(tmp_path / "p.csv", rows=200, extra=extra)
     out = tmp_path / "data"
-    result = run_cli("prepare", "csv", source, out, "--label", "income", "--test-size", "0.3", "--seed", "1")
+    result = run_cli("prepare", "csv", source, out, "--label-column", "income", "--test-size", "0.3", "--seed", "1")
     assert result.code == 0, result
     assert "1 row with a blank label" in result.stderr
     data = open_dataset(out)
@@ -101,7 +101,7 @@ def test_a_level_seen_only_outside_training_is_unknown_and_blank_labels_are_left
 def test_headerless_file_with_quoted_words_and_the_label_by_position(tmp_path):
     source = shared_path("tables", "breast-cancer.csv.gz")
     out = tmp_path / "bc"
-    result = run_cli("prepare", "csv", source, out, "--no-header", "--label", "10", "--seed", "1")
+    result = run_cli("prepare", "csv", source, out, "--no-header", "--label-column", "10", "--seed", "1")
     assert result.code == 0, result
     data = open_dataset(out)
     assert data.classes == ["no-recurrence-events", "recurrence-events"]
@@ -115,7 +115,7 @@ def test_headerless_file_with_quoted_words_and_the_label_by_position(tmp_path):
 
 def test_real_tables_prepare_with_the_kinds_their_columns_have(tmp_path):
     taxis = shared_path("tables", "taxis.csv.gz")
-    result = run_cli("prepare", "csv", taxis, tmp_path / "taxis", "--label", "payment", "--seed", "1")
+    result = run_cli("prepare", "csv", taxis, tmp_path / "taxis", "--label-column", "payment", "--seed", "1")
     assert result.code == 0, result
     assert "44 rows with a blank label" in result.stderr
     kinds = {c["name"]: c["kind"] for c in encoding_of(tmp_path / "taxis")["columns"]}
@@ -124,12 +124,13 @@ def test_real_tables_prepare_with_the_kinds_their_columns_have(tmp_path):
     assert "pickup hour" in open_dataset(tmp_path / "taxis").features
 
     mpg = shared_path("tables", "mpg.csv.gz")
-    assert run_cli("prepare", "csv", mpg, tmp_path / "mpg", "--label", "origin").code == 0
+    assert run_cli("prepare", "csv", mpg, tmp_path / "mpg", "--label-column", "origin").code == 0
     encoding = encoding_of(tmp_path / "mpg")
     assert column(encoding, "horsepower")["missing-indicator"] is True
     assert [d["name"] for d in encoding["dropped"]] == ["name"]
     # --category keeps the names, and takes a number column as a category
-    assert run_cli("prepare", "csv", mpg, tmp_path / "mpg2", "--label", "origin", "--category", "name,cylinders").code == 0
+    assert run_cli("prepare", "csv", mpg, tmp_path / "mpg2", "--label-column", "origin",
+                   "--category", "name,cylinders").code == 0
     encoding = encoding_of(tmp_path / "mpg2")
     assert column(encoding, "name")["kind"] == "category"
     assert column(encoding, "cylinders")["levels"] == ["3", "4", "5", "6", "8"]
@@ -145,7 +146,7 @@ def test_a_word_first_met_after_the_first_chunk_restarts_the_column_as_words(tmp
     seen = []
     original = reading._read_once
     monkeypatch.setattr(reading, "_read_once", lambda *a: seen.append(set(a[-1])) or original(*a))
-    result = run_cli("prepare", "csv", source, tmp_path / "out", "--label", "y")
+    result = run_cli("prepare", "csv", source, tmp_path / "out", "--label-column", "y")
     assert result.code == 0, result
     assert seen == [set(), {"size"}]  # a second pass, with the column known to hold words
     size = column(encoding_of(tmp_path / "out"), "size")
@@ -156,7 +157,7 @@ def test_numbers_forced_and_many_levels_folded(tmp_path):
     rows = ["code,score,y"] + [f"c{i % 40},{'n/a' if i % 9 == 0 else i},{i % 2}" for i in range(400)]
     source = tmp_path / "t.csv"
     source.write_text("\n".join(rows) + "\n")
-    result = run_cli("prepare", "csv", source, tmp_path / "out", "--label", "y", "--number", "score",
+    result = run_cli("prepare", "csv", source, tmp_path / "out", "--label-column", "y", "--number", "score",
                      "--max-levels", "10")
     assert result.code == 0, result
     encoding = encoding_of(tmp_path / "out")
@@ -164,7 +165,7 @@ def test_numbers_forced_and_many_levels_folded(tmp_path):
     assert len(code["levels"]) == 10 and code["summary"]["folded"] == 30
     assert score["kind"] == "number" and score["summary"]["words-as-missing"] == 45
     # --missing adds a marker: the same cells are blanks, not words
-    result = run_cli("prepare", "csv", source, tmp_path / "out2", "--label", "y", "--missing", "n/a")
+    result = run_cli("prepare", "csv", source, tmp_path / "out2", "--label-column", "y", "--missing", "n/a")
     assert result.code == 0, result
     assert column(encoding_of(tmp_path / "out2"), "score")["kind"] == "number"
 
@@ -174,18 +175,18 @@ def test_byte_order_mark_and_mixed_line_endings_are_accepted(tmp_path):
                                        for i in range(60))
     source = tmp_path / "t.csv"
     source.write_bytes(text.encode("utf-8"))
-    result = run_cli("prepare", "csv", source, tmp_path / "out", "--label", "y")
+    result = run_cli("prepare", "csv", source, tmp_path / "out", "--label-column", "y")
     assert result.code == 0, result
     assert open_dataset(tmp_path / "out").features == ["a", "b"]
 
 
 @pytest.mark.parametrize("text, args, phrases", [
-    ("a,b,y\n" + "1,x,0\n" * 30, ["--label", "y"], ['only one class ("0")']),
-    ("", ["--label", "y"], ["is empty"]),
-    ("a,b,y\n1,2,\n3,4,\n", ["--label", "y"], ['every label is blank']),
-    ("a,b,y\n1,2,0\n", ["--label", "y", "--category", "a", "--number", "a"], ["both --category and --number"]),
-    ("a,b,y\n1,2,0\n", ["--label", "y", "--category", "c"], ['no column "c" (--category)']),
-    ("a,b,y\n" + "1,,0\n2,,1\n" * 10, ["--label", "y", "--drop", "a"], ['no feature column is left', '"b"']),
+    ("a,b,y\n" + "1,x,0\n" * 30, ["--label-column", "y"], ['only one class ("0")']),
+    ("", ["--label-column", "y"], ["is empty"]),
+    ("a,b,y\n1,2,\n3,4,\n", ["--label-column", "y"], ['every label is blank']),
+    ("a,b,y\n1,2,0\n", ["--label-column", "y", "--category", "a", "--number", "a"], ["both --category and --number"]),
+    ("a,b,y\n1,2,0\n", ["--label-column", "y", "--category", "c"], ['no column "c" (--category)']),
+    ("a,b,y\n" + "1,,0\n2,,1\n" * 10, ["--label-column", "y", "--drop", "a"], ['no feature column is left', '"b"']),
 ])
 def test_bad_tables_are_one_line_and_leave_nothing(tmp_path, text, args, phrases):
     source = tmp_path / "t.csv"
@@ -207,7 +208,7 @@ def taxis_model(tmp_path_factory):
     """configs/tabular.yaml trained briefly on the taxi trips (dates, zones, blanks)."""
     source = shared_path("tables", "taxis.csv.gz")
     folder = tmp_path_factory.mktemp("taxis")
-    assert run_cli("prepare", "csv", source, folder / "data", "--label", "payment", "--test-size", "0.2",
+    assert run_cli("prepare", "csv", source, folder / "data", "--label-column", "payment", "--test-size", "0.2",
                    "--validation-size", "0.2", "--seed", "1", "--quiet").code == 0
     result = run_cli("train", ROOT / "configs" / "tabular.yaml", "--set", f"data={folder / 'data'}",
                      "--set", "train.epoch-count=2", "--run-dir", folder / "run", "--quiet")
@@ -246,7 +247,7 @@ def test_raw_rows_get_the_probabilities_of_their_prepared_rows(taxis_model, tmp_
 
     # kaggle-submit on the raw test rows with their id column: the same probabilities
     submission = tmp_path / "sub.csv"
-    result = run_cli("kaggle-submit", model, raw, "-o", submission, "--id-column", "trip", "--output", "probability")
+    result = run_cli("kaggle-submit", model, raw, "-o", submission, "--id-column", "trip", "--predict", "probability")
     assert result.code == 0, result
     submitted = {r[0]: float(r[1]) for r in list(csv.reader(open(submission)))[1:]}
     positive = json.loads(json.dumps(data.classes)).index("cash")

@@ -14,7 +14,7 @@ from conftest import ROOT, run_cli, shared_path
 def test_the_general_table_config_fits_creditcard_without_edits(tmp_path):
     source = shared_path("creditcard", "creditcard-10k.csv.gz")
     data = tmp_path / "cc"
-    assert run_cli("prepare", "csv", source, data, "--label", "Class", "--drop", "Time", "--test-size", "0.2",
+    assert run_cli("prepare", "csv", source, data, "--label-column", "Class", "--drop", "Time", "--test-size", "0.2",
                    "--validation-size", "0.2", "--seed", "1").code == 0
     run = tmp_path / "run"
     result = run_cli("train", ROOT / "configs" / "tabular.yaml", "--set", f"data={data}", "--run-dir", run, "--quiet")

@@ -102,7 +102,7 @@ CSV_CASES = {
 def test_a_hostile_csv_is_one_clean_line_and_leaves_nothing(name, tmp_path):
     file_name, write, phrases = CSV_CASES[name]
     write(tmp_path / file_name)
-    result = run_cli("prepare", "csv", tmp_path / file_name, tmp_path / "out", "--label", "label", "-q")
+    result = run_cli("prepare", "csv", tmp_path / file_name, tmp_path / "out", "--label-column", "label", "-q")
     assert_one_clean_line(result, *phrases)
     assert sorted(p.name for p in tmp_path.iterdir()) == [file_name]
 
@@ -155,14 +155,15 @@ def test_hostile_mnist_files_are_one_clean_line(name, tmp_path):
 def test_a_negative_or_huge_seed_is_a_usage_error(tmp_path):
     (tmp_path / "t.csv").write_text(ROWS)
     for seed in ("-1", str(2**64)):
-        result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label", "label", "--seed", seed)
+        result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label-column", "label",
+                         "--seed", seed)
         assert result.code == 2 and "Traceback" not in result.output and "--seed" in result.stderr, result
     assert not (tmp_path / "out").exists()
 
 
 def test_a_fifo_named_csv_is_refused_without_reading_it(tmp_path):
     os.mkfifo(tmp_path / "t.csv")
-    result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label", "label", "-q")
+    result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label-column", "label", "-q")
     assert_one_clean_line(result, "named pipe (FIFO)")
 
 
@@ -229,14 +230,15 @@ def test_an_output_under_a_file_is_refused_and_nothing_is_made(tmp_path):
     (tmp_path / "t.csv").write_text(ROWS)
     (tmp_path / "afile").write_text("mine")
     for out in (tmp_path / "afile" / "out", tmp_path / "afile" / "deeper" / "out"):
-        result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label", "label", "-q")
+        result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label-column", "label", "-q")
         assert_one_clean_line(result, "afile is a file, not a folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "t.csv"]
 
 
 def test_parent_folders_a_failed_prepare_made_are_taken_away(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b,label\n1,1e39,y\n")
-    result = run_cli("prepare", "csv", tmp_path / "bad.csv", tmp_path / "new" / "deeper" / "out", "--label", "label")
+    result = run_cli("prepare", "csv", tmp_path / "bad.csv", tmp_path / "new" / "deeper" / "out",
+                     "--label-column", "label")
     assert_one_clean_line(result, 'column "b"')
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
 
@@ -254,7 +256,7 @@ def test_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(where, tmp_p
     else:
         monkeypatch.setattr(prepare_arrays.np, "save", full)
     (tmp_path / "t.csv").write_text(ROWS)
-    result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label", "label", "-q")
+    result = run_cli("prepare", "csv", tmp_path / "t.csv", tmp_path / "out", "--label-column", "label", "-q")
     assert_one_clean_line(result, "out", "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
 
@@ -322,13 +324,13 @@ def tiny_tmpfs(tmp_path):
 
 def test_a_real_full_disk_and_a_read_only_one(tiny_tmpfs, tmp_path):
     (tmp_path / "big.csv").write_text("a,b,label\n" + "".join(f"{i},{i * 2},{'xy'[i % 2]}\n" for i in range(20000)))
-    result = run_cli("prepare", "csv", tmp_path / "big.csv", tiny_tmpfs / "out", "--label", "label", "-q")
+    result = run_cli("prepare", "csv", tmp_path / "big.csv", tiny_tmpfs / "out", "--label-column", "label", "-q")
     assert_one_clean_line(result, str(tiny_tmpfs), "No space left on device")
     assert list(tiny_tmpfs.iterdir()) == []
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_tmpfs)], check=True)
     (tmp_path / "t.csv").write_text(ROWS)
     for out in (tiny_tmpfs / "out", tiny_tmpfs / "a" / "b" / "out"):
-        result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label", "label", "-q")
+        result = run_cli("prepare", "csv", tmp_path / "t.csv", out, "--label-column", "label", "-q")
         assert_one_clean_line(result, str(tiny_tmpfs), "Read-only file system")
     assert list(tiny_tmpfs.iterdir()) == []
 
@@ -349,7 +351,7 @@ def test_real_full_disks_under_infer_submit_and_prepare_images(tiny_tmpfs, tmp_p
     rows.write_text("id,a,b\n" + "".join(f"{i},{i % 7},{i % 3}\n" for i in range(20_000)))
     (tiny_tmpfs / "submission.csv").write_text("old")
     commands = {"infer -o": ["infer", model, rows, "--id-column", "id", "-o", tiny_tmpfs / "out.jsonl"],
-                "kaggle-submit -o": ["kaggle-submit", model, rows, "--id-column", "id", "--output", "probability",
+                "kaggle-submit -o": ["kaggle-submit", model, rows, "--id-column", "id", "--predict", "probability",
                                      "-o", tiny_tmpfs / "submission.csv"],
                 "prepare images": ["prepare", "images", images, tiny_tmpfs / "prepared", "--size", "64",
                                    "--png", "-j", "1"]}

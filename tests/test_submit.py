@@ -64,17 +64,38 @@ def test_class_rows_sorted_by_numeric_id_and_a_summary(ckpt, test_folder, tmp_pa
 
 def test_probability_rows_are_p_positive_and_clip(ckpt, test_folder, tmp_path):
     out = tmp_path / "p.csv"
-    submit(ckpt["binary"], test_folder, "-o", out, "--output", "probability", "--column", "is_red")
+    submit(ckpt["binary"], test_folder, "-o", out, "--predict", "probability", "--column", "is_red")
     table = rows(out)
     assert table[0] == ["id", "is_red"]
     maps = infer_map(ckpt["binary"], [test_folder])
     for i, p in table[1:]:
         assert float(p) == pytest.approx(maps[str(test_folder / f"{i}.png")]["red"], rel=1e-5, abs=1e-9)
     clipped = tmp_path / "clipped.csv"
-    submit(ckpt["binary"], test_folder, "-o", clipped, "--output", "probability", "--clip", "0.05", "0.95")
+    submit(ckpt["binary"], test_folder, "-o", clipped, "--predict", "probability", "--clip", "0.05", "0.95")
     values = [float(r[1]) for r in rows(clipped)[1:]]
     assert min(values) == 0.05 and max(values) == 0.95
     assert values == [min(max(float(r[1]), 0.05), 0.95) for r in table[1:]]
+
+
+def test_the_file_is_output_as_in_every_command_and_old_command_lines_still_work(ckpt, test_folder, tmp_path,
+                                                                               monkeypatch):
+    """-o/--output names the file (as in infer, export and report), --predict what a row holds;
+    before, kaggle-submit spelled them -o/--out and --output class|probability."""
+    monkeypatch.chdir(tmp_path)
+    submit(ckpt["binary"], test_folder, "--output", "sub.csv", "--predict", "probability")
+    probabilities = rows(tmp_path / "sub.csv")
+    assert probabilities[0] == ["id", "label"] and {r[1] for r in probabilities[1:]} - {"0", "1"}
+    submit(ckpt["binary"], test_folder)  # no -o: submission.csv, classes
+    assert {r[1] for r in rows(tmp_path / "submission.csv")[1:]} == {"0", "1"}
+    # the old spellings: -o FILE --output probability, and --out FILE
+    submit(ckpt["binary"], test_folder, "-o", "old.csv", "--output", "probability")
+    assert rows(tmp_path / "old.csv") == probabilities
+    submit(ckpt["binary"], test_folder, "--out", "older.csv", "--output", "class")
+    assert rows(tmp_path / "older.csv") == rows(tmp_path / "submission.csv")
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", "x.csv", "--output", "class",
+                           "--predict", "probability"), tmp_path / "x.csv", "--predict: both class and probability")
+    shown = run_cli("kaggle-submit", "--help").stdout
+    assert "-o, --output FILE" in shown and "--predict [class|probability]" in shown and "--out " not in shown
 
 
 def test_string_ids_in_natural_order(ckpt, tmp_path):
@@ -90,11 +111,11 @@ def test_several_classes_give_names_or_a_column_per_class(ckpt, test_folder, tmp
     out = tmp_path / "multi.csv"
     submit(ckpt["three"], test_folder, "-o", out)
     assert {r[1] for r in rows(out)[1:]} == {"red", "blue"}
-    submit(ckpt["three"], test_folder, "-o", out, "--output", "probability")
+    submit(ckpt["three"], test_folder, "-o", out, "--predict", "probability")
     table = rows(out)
     assert table[0] == ["id", "blue", "green", "red"]
     assert all(abs(sum(float(v) for v in r[1:]) - 1) < 1e-4 for r in table[1:])
-    submit(ckpt["three"], test_folder, "-o", out, "--output", "probability", "--positive", "green")
+    submit(ckpt["three"], test_folder, "-o", out, "--predict", "probability", "--positive", "green")
     assert rows(out)[0] == ["id", "label"]
 
 
@@ -103,11 +124,11 @@ def test_sample_submission_gives_header_and_order_and_must_match(ckpt, test_fold
     order = [str(i) for i in np.random.default_rng(1).permutation(np.arange(1, 25))]
     sample.write_text("Id,Label\n" + "".join(f"{i},0.5\n" for i in order))
     out = tmp_path / "sub.csv"
-    submit(ckpt["binary"], test_folder, "-o", out, "--sample-submission", sample, "--output", "probability")
+    submit(ckpt["binary"], test_folder, "-o", out, "--sample-submission", sample, "--predict", "probability")
     table = rows(out)
     assert table[0] == ["Id", "Label"] and [r[0] for r in table[1:]] == order
     plain = tmp_path / "plain.csv"  # in the test set's own order: each id's value moved with its id
-    submit(ckpt["binary"], test_folder, "-o", plain, "--output", "probability")
+    submit(ckpt["binary"], test_folder, "-o", plain, "--predict", "probability")
     assert {i: p for i, p in table[1:]} == {i: p for i, p in rows(plain)[1:]}
     assert [float(p) > 0.5 for _, p in table[1:]] == [int(i) % 2 == 1 for i in order]  # odd ids are red
 
@@ -148,8 +169,8 @@ def test_a_prepared_unlabelled_dataset_gives_the_same_submission(ckpt, test_fold
     result = run_cli("prepare", "images", test_folder, data, "--size", "12", "--unlabelled", "--jobs", "1", "--quiet")
     assert result.code == 0, result
     from_folder, from_data = tmp_path / "a.csv", tmp_path / "b.csv"
-    submit(ckpt["binary"], test_folder, "-o", from_folder, "--output", "probability")
-    submit(ckpt["binary"], data, "-o", from_data, "--output", "probability")
+    submit(ckpt["binary"], test_folder, "-o", from_folder, "--predict", "probability")
+    submit(ckpt["binary"], data, "-o", from_data, "--predict", "probability")
     a, b = rows(from_folder), rows(from_data)
     assert [r[0] for r in a] == [r[0] for r in b]
     np.testing.assert_allclose([float(r[1]) for r in a[1:]], [float(r[1]) for r in b[1:]], rtol=1e-5, atol=1e-9)
@@ -165,7 +186,7 @@ def test_a_csv_test_set_with_an_id_column(ckpt, tmp_path):
     assert table[0] == ["id", "label"] and [r[0] for r in table[1:]] == [f"t{n}" for n in range(30)]
     renamed = tmp_path / "renamed.csv"
     renamed.write_text(test.read_text().replace("id,", "PassengerId,", 1))
-    submit(ckpt["table"], renamed, "-o", out, "--id-column", "PassengerId", "--output", "probability")
+    submit(ckpt["table"], renamed, "-o", out, "--id-column", "PassengerId", "--predict", "probability")
     assert rows(out)[0] == ["PassengerId", "label"]
     assert_refused(run_cli("kaggle-submit", ckpt["table"], renamed, "-o", tmp_path / "x.csv"),
                    tmp_path / "x.csv", "--id-column")
@@ -237,7 +258,7 @@ def test_mirror_tta_averages_the_mirrored_images(ckpt, test_folder, tmp_path):
 
     def probabilities(folder, *tta):
         out = tmp_path / f"{folder.name}{len(tta)}.csv"
-        submit(ckpt["binary"], folder, "-o", out, "--output", "probability", *tta)
+        submit(ckpt["binary"], folder, "-o", out, "--predict", "probability", *tta)
         table = rows(out)[1:]
         assert [r[0] for r in table] == [str(i) for i in range(1, 25)]
         return np.array([float(r[1]) for r in table])
@@ -255,9 +276,9 @@ def test_an_ensemble_averages_its_checkpoints(ckpt, test_folder, tmp_path):
 
     other = image_model(tmp_path / "other", ["blue", "red"], positive="red", threshold=0.5)  # its own training
     single, mine, both = tmp_path / "single.csv", tmp_path / "mine.csv", tmp_path / "both.csv"
-    submit(ckpt["binary"], test_folder, "-o", single, "--output", "probability")
-    submit(other, test_folder, "-o", mine, "--output", "probability")
-    submit(ckpt["binary"], test_folder, "-o", both, "--output", "probability", "--checkpoint", other)
+    submit(ckpt["binary"], test_folder, "-o", single, "--predict", "probability")
+    submit(other, test_folder, "-o", mine, "--predict", "probability")
+    submit(ckpt["binary"], test_folder, "-o", both, "--predict", "probability", "--checkpoint", other)
     a, b, c = ([float(r[1]) for r in rows(f)[1:]] for f in (single, mine, both))
     np.testing.assert_allclose(c, (np.array(a) + np.array(b)) / 2, rtol=1e-4, atol=1e-6)
     out = tmp_path / "x.csv"
@@ -271,8 +292,8 @@ def test_wrong_checkpoints_and_options(ckpt, test_folder, tmp_path):
                    "holds images", "table rows of 4 features")
     assert_refused(run_cli("kaggle-submit", ckpt["image-ae"], test_folder, "-o", out), out, "autoencoder")
     assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", out, "--clip", "0.1", "0.9"), out,
-                   "--clip is for --output probability")
-    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", out, "--output", "probability",
+                   "--clip is for --predict probability")
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", out, "--predict", "probability",
                            "--clip", "0.9", "0.1"), out, "LOW < HIGH")
     assert_refused(run_cli("kaggle-submit", test_folder / "1.png", test_folder, "-o", out), out, "1.png")
     assert_refused(run_cli("kaggle-submit", ckpt["binary"], tmp_path / "nothing", "-o", out), out, "no such")
@@ -300,7 +321,7 @@ def test_real_photos_kaggle_style(tmp_path):
     save_model(model, network, classes=["cat", "dog"], positive="dog", threshold=0.5,
                preprocessing=Preprocessing("images", "centered", image_size=52, channels=3))
     out = tmp_path / "sub.csv"
-    submit(model, folder, "-o", out, "--output", "probability", "--jobs", "2")
+    submit(model, folder, "-o", out, "--predict", "probability", "--jobs", "2")
     table = rows(out)
     assert table[0] == ["id", "label"] and [r[0] for r in table[1:]] == [str(i) for i in range(1, len(names) + 1)]
     assert all(0.0 <= float(r[1]) <= 1.0 for r in table[1:])
@@ -334,19 +355,19 @@ def test_a_sample_with_a_column_per_class(ckpt, test_folder, tmp_path):
     sample = tmp_path / "sample.csv"
     sample.write_text("image,blue,green,red\n" + "".join(f"{i},0,0,0\n" for i in range(1, 25)))
     out = tmp_path / "sub.csv"
-    submit(ckpt["three"], test_folder, "-o", out, "--output", "probability", "--sample-submission", sample)
+    submit(ckpt["three"], test_folder, "-o", out, "--predict", "probability", "--sample-submission", sample)
     table = rows(out)
     assert table[0] == ["image", "blue", "green", "red"] and len(table) == 25
     sample.write_text("image,red,green,blue\n" + "".join(f"{i},0,0,0\n" for i in range(1, 25)))
-    submit(ckpt["three"], test_folder, "-o", out, "--output", "probability", "--sample-submission", sample)
+    submit(ckpt["three"], test_folder, "-o", out, "--predict", "probability", "--sample-submission", sample)
     again = rows(out)
     assert again[0] == ["image", "red", "green", "blue"]
     assert [r[1:] for r in again[1:]] == [[r[3], r[2], r[1]] for r in table[1:]]  # the sample's column order
     refused = tmp_path / "refused.csv"
     sample.write_text("image,red,green,pink\n" + "".join(f"{i},0,0,0\n" for i in range(1, 25)))
-    assert_refused(run_cli("kaggle-submit", ckpt["three"], test_folder, "-o", refused, "--output", "probability",
+    assert_refused(run_cli("kaggle-submit", ckpt["three"], test_folder, "-o", refused, "--predict", "probability",
                            "--sample-submission", sample), refused, "not the checkpoint's classes")
-    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", refused, "--output", "probability",
+    assert_refused(run_cli("kaggle-submit", ckpt["binary"], test_folder, "-o", refused, "--predict", "probability",
                            "--sample-submission", sample), refused, "does not fit")
 
 
@@ -356,10 +377,10 @@ def test_a_csv_test_set_against_its_sample(ckpt, tmp_path):
     sample = tmp_path / "sample.csv"
     sample.write_text("id,label\n" + "".join(f"{i},0\n" for i in range(19, 9, -1)))
     out = tmp_path / "sub.csv"
-    submit(ckpt["table"], test, "-o", out, "--sample-submission", sample, "--output", "probability")
+    submit(ckpt["table"], test, "-o", out, "--sample-submission", sample, "--predict", "probability")
     assert [r[0] for r in rows(out)[1:]] == [str(i) for i in range(19, 9, -1)]
     plain = tmp_path / "plain.csv"  # in the file's order: each id's value moved with its id
-    submit(ckpt["table"], test, "-o", plain, "--output", "probability")
+    submit(ckpt["table"], test, "-o", plain, "--predict", "probability")
     assert [r[0] for r in rows(plain)[1:]] == [str(i) for i in range(10, 20)]
     assert rows(out)[1:] == rows(plain)[1:][::-1]
     assert len({p for _, p in rows(plain)[1:]}) == 10  # (distinct values: a row in the wrong place shows)

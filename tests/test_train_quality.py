@@ -96,7 +96,7 @@ def test_fraud_config_reaches_f1_090_on_the_creditcard_split(cli, tmp_path):
     """What ../shared/acceptance/check.sh train does: stratified 20% test, validation from the rest."""
     source = shared_path("creditcard", "creditcard-10k.csv.gz")
     data = tmp_path / "cc"
-    assert cli("prepare", "csv", source, data, "--label", "Class", "--drop", "Time", "--test-size", "0.2",
+    assert cli("prepare", "csv", source, data, "--label-column", "Class", "--drop", "Time", "--test-size", "0.2",
                "--validation-size", "0.2", "--seed", "7", "--quiet").code == 0
     test = run_config(cli, tmp_path, "fraud.yaml", data)
     evaluated = cli("evaluate", tmp_path / "run" / "best.nnrun", data, "--split", "test", "--format", "json")

@@ -3,6 +3,8 @@ import json
 
 import click
 
+from nnrun.commands.options import DEVICE
+
 
 @click.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
@@ -14,7 +16,7 @@ import click
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Decide P(positive) >= THRESHOLD instead of the checkpoint's stored threshold.")
 @click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@DEVICE
 @click.option("--tta", type=click.Choice(["mirror"]), default=None,
               help="Test-time augmentation: average with the mirrored image's probabilities (as kaggle-submit).")
 def evaluate(checkpoint, dataset, split, label_column, fmt, threshold, batch_size, device, tta):

@@ -1,5 +1,50 @@
-"""Options shared by several commands (infer and kaggle-submit share how they run)."""
+"""Options shared by several commands (infer and kaggle-submit share how they run), and the
+option class that keeps a renamed option's old spelling working."""
 import click
+
+
+class Renamed(click.Option):
+    """An option that had another spelling before: the old one (`old=("--label",)`) still
+    parses, so command lines written for it keep working, but --help and the error messages
+    show only the current one, so every command spells one concept one way."""
+
+    def __init__(self, param_decls, old=(), **attrs):
+        super().__init__([*param_decls, *old], **attrs)
+        self.old = tuple(old)
+
+    def get_help_record(self, ctx):
+        every = self.opts
+        self.opts = [o for o in every if o not in self.old]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = every
+
+
+class CommandGroup(click.Group):
+    """A group whose unknown command is one line naming it and the closest command."""
+
+    group_class = type  # its subgroups (prepare demo) are such groups too
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from nnrun.errors import UserError, did_you_mean
+
+            names = self.list_commands(ctx)
+            raise UserError(f'{ctx.command_path}: no such command "{name}"{did_you_mean(name, names)}; '
+                            f"the commands: {', '.join(names)}")
+        return super().resolve_command(ctx, args)
+
+
+def option_name(param):
+    """How messages name an option or argument: its longest current spelling (--output rather
+    than -o or an old spelling), or an argument's metavar (CONFIG)."""
+    if isinstance(param, click.Option):
+        current = [o for o in param.opts if o not in getattr(param, "old", ())] or param.opts
+        return max(current, key=len)
+    return param.human_readable_name.removesuffix("...") if param is not None else "a value"
+
 
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",

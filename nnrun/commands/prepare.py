@@ -7,6 +7,7 @@ import shlex
 
 import click
 
+from nnrun.commands.options import CommandGroup, Renamed
 from nnrun.cores import available_cores
 
 SEED = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
@@ -41,7 +42,7 @@ def split_sizes(test="0.2", validation="0"):
     return decorate
 
 
-@click.group()
+@click.group(cls=CommandGroup)
 def prepare():
     """Turn raw data into a prepared dataset folder (docs/formats.md) for train and kaggle-submit."""
 
@@ -49,10 +50,12 @@ def prepare():
 @prepare.command("csv")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=str))
 @OUT
-@click.option("--label", metavar="COLUMN", help="The label column (a name, or a position from 1 with --no-header).")
+@click.option("--label-column", "label", cls=Renamed, old=("--label",), metavar="COLUMN",
+              help="The label column (a name, or a position from 1 with --no-header).")
 @click.option("--drop", metavar="COLUMN", multiple=True,
               help="A column that is neither feature nor label (repeat, or separate with commas).")
-@click.option("--id", "id_column", metavar="COLUMN", help="A column of item ids, kept in order (not a feature).")
+@click.option("--id-column", "id_column", cls=Renamed, old=("--id",), metavar="COLUMN",
+              help="A column of item ids, kept in order (not a feature).")
 @click.option("--category", metavar="COLUMN", multiple=True,
               help="Take a column as a category whatever it holds (numbers as codes, or text with many "
                    "values); repeat, or separate with commas.")
@@ -74,7 +77,7 @@ def csv_command(file, out, label, drop, id_column, category, number, missing, no
 
     Each column's kind (number, category, two-valued, date, free text) is decided from the
     training rows and shown at the end; blanks and words are encoded as docs/prepare.md says.
-    Example: nnrun prepare csv adult.csv data/adult --label income --validation-size 0.2
+    Example: nnrun prepare csv adult.csv data/adult --label-column income --validation-size 0.2
     """
     from nnrun.data.prepare.csv import CsvOptions, prepare_csv
 

@@ -11,6 +11,17 @@ import click
 from nnrun.commands.options import set_option
 from nnrun.errors import UserError
 
+DEFAULT_BIND = "127.0.0.1:8091"  # nnrun.live.launch.DEFAULT_BIND, without importing the server here
+
+
+class FlagWithOldValue(click.Option):
+    """--live: a flag in --help, as it now is (the address is --bind, spelt as nnrun watch spells
+    it); it still takes the address as its value, as it first did (--live 8092), so command
+    lines of that time keep working."""
+
+    def get_help_record(self, ctx):
+        return "--live", self.help
+
 
 @click.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
@@ -25,15 +36,17 @@ from nnrun.errors import UserError
               help="Also print each epoch as Cortex's block (Epoch, Precision, Recall, F1 unrounded) above its line.")
 @click.option("--tensorboard", is_flag=True, default=None,
               help="Also write TensorBoard event files in RUN/tensorboard/ (same as --set train.tensorboard=true).")
-@click.option("--live", is_flag=False, flag_value="127.0.0.1:8091", default=None, metavar="[[HOST:]PORT]",
-              help="Serve the live page while training (default 127.0.0.1:8091; 0 picks a free port).")
+@click.option("--live", cls=FlagWithOldValue, is_flag=False, flag_value=DEFAULT_BIND, default=None,
+              help=f"Serve the live page while training, at {DEFAULT_BIND} unless --bind says where.")
+@click.option("--bind", default=None, metavar="[HOST:]PORT",
+              help="Where --live serves, as for nnrun watch; 0 as the port picks a free one (implies --live).")
 @click.option("--print-config", is_flag=True, help="Print the resolved config (every default filled in) and exit.")
 @click.option("--nproc", type=int, default=None, metavar="N",
               help="Train with N processes on this machine (DistributedDataParallel, started by torch's "
                    "launcher as torchrun would); train.batch-size stays the global batch.")
 @click.option("--max-restarts", type=int, default=0, show_default=True, metavar="K",
               help="With --nproc: when a process dies, start the job again from last.nnrun, up to K times.")
-def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live=None,
+def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live=None, bind=None,
           nproc=None, max_restarts=0, cortex_block=False):
     """Train the network of CONFIG on its prepared dataset.
 
@@ -42,6 +55,7 @@ def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, pr
     `nnrun train --resume RUN` goes on from there.
     """
     from nnrun.train.console import remembering_stops
+    live = live_address(live, bind)
     with remembering_stops():  # before the imports below, which take seconds
         return _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live, nproc,
                max_restarts, cortex_block)
@@ -77,8 +91,21 @@ def _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorbo
     for override in overrides:
         argv += ["--set", override]
     for flag, value in (("--run-dir", run_dir), ("--resume", resume_run), ("--device", device),
-                        ("--live", live)):
+                        ("--bind", live)):
         if value is not None:
             argv += [flag, str(value)]
     return argv + (["--quiet"] if quiet else []) + (["--tensorboard"] if tensorboard else []) \
         + (["--cortex-block"] if cortex_block else [])
+
+
+def live_address(live, bind):
+    """Where the live page is served ([HOST:]PORT), or None for no page: --bind's address (which
+    asks for the page by itself), else the old --live ADDRESS, else the default of a bare --live."""
+    from nnrun.live.server import parse_bind
+
+    if live not in (None, DEFAULT_BIND):
+        parse_bind(live, "--live")  # `--live CONFIG`: the config taken for an address, said as such
+        if bind is not None and live != bind:
+            raise UserError(f"--live {live} and --bind {bind}: two addresses for the live page; give it once, "
+                            f"with --bind")
+    return bind if bind is not None else live

@@ -5,7 +5,7 @@ TEST is a flat folder of images named by id (Kaggle's 1.jpg … 12500.jpg), a pr
 every id is a number, in natural order otherwise (img2 before img10); with --sample-submission,
 in the sample's order, under its header, and only when its ids are exactly the test set's.
 
-What a row holds (`--output`):
+What a row holds (`--predict`):
   class        two classes: 1 for the positive class, 0 otherwise; more: the class name
   probability  P(positive class), optionally clipped (--clip 0.05 0.95, for log-loss); with more
                than two classes and no positive class, one column of probabilities per class
@@ -87,7 +87,7 @@ def _dataset_test_set(path, split):
     ids = source.ids()
     if ids is None:
         raise UserError(f"{source.where} keeps no ids; prepare the test set with --unlabelled (images) "
-                        f"or --id COLUMN (CSV)")
+                        f"or --id-column COLUMN (CSV)")
     check_unique(ids, source.where, name=lambda i: f"item {i + 1}")
     return TestSet(source.where, sort_ids(ids), source)  # rows sorted by id, whatever the stored order
 

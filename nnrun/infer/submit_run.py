@@ -20,7 +20,7 @@ from nnrun.infer.submission import Labeller, check_sample, open_test_set, read_s
 @dataclass
 class SubmitOptions(PredictOptions):
     out: str = "submission.csv"
-    output: str = "class"            # class | probability
+    output: str = "class"            # class | probability (--predict)
     column: str = None               # label header [default: label]
     clip: tuple = None
     sample: str = None
@@ -84,10 +84,10 @@ def run_submit(checkpoint, test, options, echo=print, warn=print):
 
 def _check_options(options):
     if options.output not in ("class", "probability"):
-        raise UserError(f"--output {options.output}: choose class or probability")
+        raise UserError(f"--predict {options.output}: choose class or probability")
     if options.clip is not None:
         if options.output != "probability":
-            raise UserError("--clip is for --output probability")
+            raise UserError("--clip is for --predict probability")
         low, high = options.clip
         if not 0.0 <= low < high <= 1.0:
             raise UserError(f"--clip {low} {high}: want 0 <= LOW < HIGH <= 1")
@@ -104,7 +104,7 @@ def _header(testset, sample, labeller, options):
         labeller.order = [labeller.decision.classes.index(c) for c in given]  # the sample's column order
     elif len(given) != 1:
         raise UserError(f"{sample.path}: its header {','.join(sample.header)} does not fit a submission of one "
-                        f"label column (--output {labeller.output})")
+                        f"label column (--predict {labeller.output})")
     elif options.column is not None and options.column != given[0]:
         raise UserError(f"--column {options.column} differs from the sample submission's {given[0]}")
     return sample.header

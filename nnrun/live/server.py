@@ -44,7 +44,7 @@ def parse_bind(text, option="--bind"):
     host, _, port = text.rpartition(":")
     host = host.strip("[]") or DEFAULT_HOST
     if not port.isdigit() or int(port) > 65535:
-        hint = "; give it after CONFIG, or as --live=PORT" if option == "--live" else ""
+        hint = "; put CONFIG before --live, or give the address with --bind" if option == "--live" else ""
         raise UserError(f"{option} {text}: should be [HOST:]PORT, e.g. 8091, 0 (any free port) or "
                         f"0.0.0.0:8091{hint}")
     return host, int(port)

@@ -125,7 +125,7 @@ def _tell(note, path, options, table, encoding):
 
 
 def resolve_positions(options, columns):
-    """--label, --id, --drop, --category and --number given as a 1-based position (23) where no
+    """--label-column, --id-column, --drop, --category and --number given as a 1-based position (23) where no
     column has that name: the name of the column at that position."""
     def named(name):
         if name is None or name in columns:
@@ -152,14 +152,14 @@ def feature_columns(path, columns, options):
 
     if options.unlabelled:
         if options.label is not None:
-            raise UserError("--unlabelled sets have no --label column; "
+            raise UserError("--unlabelled sets have no --label-column; "
                             "use --drop to leave a column out")
     else:
         if options.label is None:
-            raise UserError("--label COLUMN is required (or --unlabelled for a test set without labels)")
-        known(options.label, "--label")
+            raise UserError("--label-column COLUMN is required (or --unlabelled for a test set without labels)")
+        known(options.label, "--label-column")
     if options.id_column is not None:
-        known(options.id_column, "--id")
+        known(options.id_column, "--id-column")
     for name in options.drop:
         known(name, "--drop")
     for name in options.category:
@@ -172,9 +172,9 @@ def feature_columns(path, columns, options):
     roles = [name for name in (options.label, options.id_column, *set(options.drop)) if name is not None]
     twice = sorted({name for name in roles if roles.count(name) > 1})
     if twice:
-        raise UserError(f'column "{twice[0]}" is given to more than one of --label, --id and --drop')
+        raise UserError(f'column "{twice[0]}" is given to more than one of --label-column, --id-column and --drop')
     special = {options.label, options.id_column} - {None}
     features = [c for c in columns if c not in special and c not in options.drop]
     if not features:
-        raise UserError(f"{path}: no feature columns are left after --label, --id and --drop")
+        raise UserError(f"{path}: no feature columns are left after --label-column, --id-column and --drop")
     return features
