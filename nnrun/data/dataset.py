@@ -125,6 +125,17 @@ class PreparedDataset:
         """Each example's id, in order: file names or stems for images, row ids for tables."""
         return list(self._ids(split))
 
+    def keeps_ids(self, split):
+        """Whether the split names an ids file: every split nnrun prepares does; a labelled split
+        made by hand or by an older nnrun may not (its examples are then named by position)."""
+        return "ids" in self._split(split)
+
+    def ids_if_kept(self, split):
+        """The split's ids, or None when it keeps none. A split that names an ids file which is
+        missing or damaged (not JSON, an id twice, another count than the split's) is a UserError
+        naming the file: never read as "no ids", which would put rows out without them."""
+        return self.ids(split) if self.keeps_ids(split) else None
+
     # ---- checks
     def _split(self, name):
         splits = self.manifest["splits"]

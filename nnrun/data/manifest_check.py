@@ -71,8 +71,11 @@ def check_manifest_fields(manifest, path, split_names):
 
 def check_ids(ids, path, count):
     """A split's ids as strings: a list of `count` distinct text or whole-number ids."""
-    if not isinstance(ids, list) or len(ids) != count:
-        raise UserError(f"{path} should list {count} ids")
+    if not isinstance(ids, list):
+        raise UserError(f"{path} should list {count} ids (one per example of the split), but holds a "
+                        f"{type(ids).__name__}")
+    if len(ids) != count:
+        raise UserError(f"{path} should list {count} ids (one per example of the split), but lists {len(ids)}")
     for position, value in enumerate(ids):
         if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
             raise UserError(f"{path}: item {position} is {value!r}, not an id (text or a whole number)")

@@ -174,11 +174,9 @@ class DatasetSource:
                                 f"give the raw CSV file instead (with --id-column for its ids)")
 
     def ids(self):
-        """The split's stored ids, or None when it keeps none."""
-        try:
-            return self.dataset.ids(self.split)
-        except UserError:
-            return None
+        """The split's stored ids, or None when it keeps none; a damaged ids file is a UserError
+        naming it (rows without their ids, or a submission refused for want of them, would hide it)."""
+        return self.dataset.ids_if_kept(self.split)
 
     def names(self):
         return self.ids() or [f"{self.dataset.path}:{self.split}:{i}" for i in range(self.count)]

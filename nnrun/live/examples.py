@@ -59,6 +59,8 @@ def open_dataset_cached(path):
 
 def cell_examples(folder, which, actual, predicted, run_id):
     """{"examples": [...], ...} for cell (actual, predicted) of predictions/<which>.npz."""
+    from nnrun.report.rows import shown_ids
+
     try:
         arrays = run_files.read_predictions(folder, which)
     except (UserError, KeyError, zipfile.BadZipFile):  # being replaced, or damaged
@@ -83,7 +85,7 @@ def cell_examples(folder, which, actual, predicted, run_id):
     if dataset is None:
         result["note"] = f"{problem}: no pictures or feature values"
     result["kind"] = dataset.kind if dataset is not None else None
-    ids = _ids(dataset, split)
+    ids, damaged = shown_ids(dataset, split) if dataset is not None else (None, None)
     x = dataset.x(split) if dataset is not None else None
     for row in order:
         index = int(arrays["index"][row])
@@ -94,6 +96,8 @@ def cell_examples(folder, which, actual, predicted, run_id):
         result["examples"].append(item)
     if x is not None and dataset.kind == "table":
         _add_rows(result, dataset, x)
+    if damaged:
+        result["note"] = "; ".join(n for n in (result.get("note"), damaged) if n)
     return result
 
 
@@ -111,15 +115,6 @@ def _add_rows(result, dataset, x):
         result["numeric"] = rows.numeric
     for item, values in zip(shown, rows.values):
         item["values" if rows.decoded else "features"] = values
-
-
-def _ids(dataset, split):
-    if dataset is None:
-        return None
-    try:
-        return dataset.ids(split)
-    except UserError:  # a labelled split without ids: rows are named by position
-        return None
 
 
 def _quote(text):

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnrun.errors import UserError
 from nnrun.report.confusion import plain_label
 from nnrun.report.figures import figure
 
@@ -90,21 +89,19 @@ class MistakeRows:
 def mistake_rows(found, dataset, split, classes):
     """The table rows of confident_mistakes' `found` (rows of `split` of a table dataset), or None
     when there are none."""
-    from nnrun.report.rows import readable_rows
+    from nnrun.report.rows import readable_rows, shown_ids
 
     chosen = [(k, row, predicted, probability)
               for k in sorted(found) for row, predicted, probability in found[k]]
     if not chosen:
         return None
     readable = readable_rows(dataset, dataset.x(split), [row for _, row, _, _ in chosen])
-    try:
-        ids = dataset.ids(split)
-    except UserError:  # a labelled split without ids: rows are named by position, as on the live page
-        ids = None
+    ids, damaged = shown_ids(dataset, split)
     rows = [(ids[row] if ids and row < len(ids) else f"row {row}", _class(classes, k), _class(classes, predicted),
              probability, values)
             for (k, row, predicted, probability), values in zip(chosen, readable.values)]
-    return MistakeRows(readable.columns, readable.numeric, readable.decoded, rows, readable.note)
+    note = "; ".join(n for n in (readable.note, damaged) if n) or None
+    return MistakeRows(readable.columns, readable.numeric, readable.decoded, rows, note)
 
 
 def _class(classes, k):

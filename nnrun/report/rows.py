@@ -20,6 +20,18 @@ class ReadableRows:
     note: str = None    # why the raw values could not be shown, when the encoding is damaged
 
 
+def shown_ids(dataset, split):
+    """(the split's ids, or None; a note, or None) for a page that names examples. A split without
+    ids names its rows by position; so does one whose ids file is damaged, but the page says which
+    file and what is wrong with it (the run is still worth its page, and the rows are its rows)."""
+    from nnrun.errors import UserError
+
+    try:
+        return dataset.ids_if_kept(split), None
+    except UserError as problem:
+        return None, f"{problem}: examples named by their position instead"
+
+
 def readable_rows(dataset, x, rows):
     """ReadableRows of rows `rows` (positions in `x`, a split's stored features) of a table dataset."""
     rows = [int(r) for r in rows]
