@@ -192,7 +192,7 @@ def test_tick_labels_of_a_narrow_range_differ(page, world):
 def test_ticked_runs_are_overlaid(page, world):
     open_run(page, world[1], "d-damaged")
     page.wait_for_selector("#curves .chart", timeout=WAIT_MS)
-    page.check('#runs tr:has(a:text-is("h-narrow")) input[type=checkbox]')
+    page.check('#runs tr:has(a[title="h-narrow"]) input[type=checkbox]')
     page.wait_for_function("document.querySelectorAll('#curves-legend .key').length === 2", timeout=WAIT_MS)
     assert sorted(page.eval_on_selector_all("#curves-legend .key", "keys => keys.map(k => k.textContent)")) == \
         ["d-damaged", "h-narrow"]
@@ -200,3 +200,77 @@ def test_ticked_runs_are_overlaid(page, world):
     assert loss.locator("path.series").count() == 4  # each run's training and selection loss
     assert loss.locator(".chart-key .key").all_text_contents() == ["train", "selection"]
     assert page.locator("#curves .chart-title", has_text="decision threshold").count() == 1  # h-narrow's
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory):
+    """A folder of runs named as `nnrun train` names them (CONFIG/TIME), whose path order is not
+    their age: the newest run sorts neither first nor last. Each run's learning rate halves per
+    epoch (0.1 to 0.1/2^11, three decades), but the mnist run's stays at 0.001."""
+    base = tmp_path_factory.mktemp("dated")
+    root = base / "runs"
+    table = blobs(base / "table")
+    started = {"catsdogs-resnet-long-name/2026-11-22_18-30-45": "2026-11-22T18:30:45Z",
+               "fraud/2026-11-21_09-14-02": "2026-11-21T09:14:02Z",
+               "fraud/2026-11-23_04-02-01": "2026-11-23T04:02:01Z",  # the newest
+               "mnist/2026-11-20_11-00-00": "2026-11-20T11:00:00Z"}
+    for name, at in started.items():
+        run = make_run(root / name, table, ["legit", "fraud"], [[[250, 20], [5, 25]]] * 12, positive=1,
+                       epoch_count=16)
+        info = json.loads((run / "run.json").read_text())
+        (run / "run.json").write_text(json.dumps({**info, "started": at}))
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        for k, record in enumerate(records):
+            record["learning-rate"] = 0.001 if name.startswith("mnist") else 0.1 * 0.5 ** k
+            record["f-beta"] = 0.812345 + k / 1000
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    server = start(Site(root), ("127.0.0.1", 0))
+    yield root, url_of(server)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def page_1280(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # the probes evaluate strings
+    yield page
+    page.close()
+
+
+def test_a_folder_of_runs_opens_its_newest_and_shows_every_column_at_1280_px(page_1280, dated):
+    page = page_1280
+    page.goto(dated[1])
+    page.wait_for_function("document.getElementById('run-name').textContent !== ''", timeout=WAIT_MS)
+    assert page.text_content("#run-name") == "fraud/2026-11-23_04-02-01"
+    assert page.text_content("#runs tr.selected a") == "fraud/2026-11-23_04-02-01"
+    page.wait_for_selector("#runs tbody tr", timeout=WAIT_MS)
+    # the list needs no scrolling sideways: each row's best figure lies wholly inside the panel
+    assert page.evaluate("(a => a.scrollWidth <= a.clientWidth)(document.querySelector('aside'))")
+    panel = page.locator("aside").bounding_box()
+    for cell in page.locator("#runs tbody td:last-child").all():
+        box = cell.bounding_box()
+        assert box["x"] + box["width"] <= panel["x"] + panel["width"], cell.text_content()
+        assert cell.text_content() == "F1 0.8233 @12"
+    # names wrap after a "/", the time stamps whole
+    heights = page.eval_on_selector_all("#runs td.name span.whole", "spans => spans.map(s => s.getClientRects().length)")
+    assert heights and set(heights) == {1}
+
+
+def _chart(page, title):
+    return page.eval_on_selector(f"#curves .chart:has(.chart-title:text-is('{title}')) svg, "
+                                 f"#curves .chart:has(.chart-title:has-text('{title}')) svg", """svg => [
+        svg.dataset.scale, [...svg.querySelectorAll('text.tick[text-anchor=end]')].map(t => t.textContent)]""")
+
+
+def test_learning_rates_spanning_decades_get_a_log_axis(page_1280, dated):
+    page = page_1280
+    page.goto(dated[1] + "#run=fraud/2026-11-21_09-14-02")
+    page.wait_for_selector("#curves .chart", timeout=WAIT_MS)
+    scale, ticks = _chart(page, "learning rate")
+    assert scale == "log" and ticks == ["1e-4", "0.001", "0.01", "0.1"], ticks
+    assert _chart(page, "loss")[0] == "linear"
+    page.goto("about:blank")  # a fresh page: the first run's curves would stay overlaid
+    page.goto(dated[1] + "#run=mnist/2026-11-20_11-00-00")  # a constant rate: linear
+    page.wait_for_function("document.getElementById('run-name').textContent.startsWith('mnist')", timeout=WAIT_MS)
+    page.wait_for_selector("#curves .chart", timeout=WAIT_MS)
+    assert _chart(page, "learning rate")[0] == "linear"

@@ -3,6 +3,7 @@
 Plain values in, plain values out: the server caches the result by the files' (mtime, size) and
 the page redraws when the dict's `signature` changes.
 """
+import datetime
 import json
 import os
 import sys
@@ -108,7 +109,7 @@ def build(folder, run_id):
     folder = Path(folder)
     content, status_signature = signatures(folder)
     view = {"id": run_id, "name": folder.name, "content": content, "status_signature": status_signature,
-            "signature": f"{content}-{status_signature}"}
+            "signature": f"{content}-{status_signature}", "started": _started(folder, None)}
     try:
         run = runs.read_run(folder)
     except UserError:
@@ -128,7 +129,7 @@ def build(folder, run_id):
     best = run.best
     metric = run.metric
     view.update(
-        **_status_part(status),
+        **_status_part(status), started=_started(folder, run.info),
         warnings=[w.replace(str(folder) + os.sep, "") for w in run.warnings], waiting=not records,
         epochs=len(records), epoch=run.epochs,
         classes=class_names(last, manifest), kind=(manifest or {}).get("kind"),
@@ -142,6 +143,24 @@ def build(folder, run_id):
         files=_listing(folder),
     )
     return view
+
+
+def _started(folder, info):
+    """When the run started, in seconds since 1970 (the page opens the newest run): run.json's
+    "started", else the time its folder was made or last changed, else None."""
+    text = (info or {}).get("started")
+    if isinstance(text, str):
+        try:
+            stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+            return stamp.timestamp()
+        except ValueError:
+            pass
+    try:
+        return os.stat(folder).st_mtime
+    except OSError:
+        return None
 
 
 def _unfinished_line(path):
@@ -162,7 +181,7 @@ def _listing(folder):
 
 def summary(view):
     """One row of the list of runs."""
-    keys = ("id", "name", "state", "epochs", "epoch_count", "metric", "metric_label", "best_value",
+    keys = ("id", "name", "started", "state", "epochs", "epoch_count", "metric", "metric_label", "best_value",
             "best_epoch", "signature", "message")
     return {key: view.get(key) for key in keys}
 

@@ -4,13 +4,18 @@
 
 const PALETTE = ["#2563eb", "#d9480f", "#2b8a3e", "#9c36b5", "#c92a2a", "#0b7285", "#e67700", "#5f3dc4"];
 
-// lines: [{label, colour, xs, ys, dashed}]; marks: [{x, colour}]
-function lineChart(title, lines, marks) {
+// lines: [{label, colour, xs, ys, dashed}]; marks: [{x, colour}]; log: a logarithmic y axis (every
+// value positive), for values spanning decades such as a decaying learning rate
+function lineChart(title, lines, marks, log) {
   const W = 300, H = 170, L = 46, R = 10, T = 24, B = 24;
-  const points = lines.flatMap(line => line.xs.map((x, k) => [x, line.ys[k]]).filter(p => p[1] !== null));
+  const at = log ? Math.log10 : (y => y);  // where a value sits on the y axis
+  const points = lines.flatMap(line => line.xs.map((x, k) => [x, line.ys[k]]).filter(p => p[1] !== null))
+    .map(([x, y]) => [x, at(y)]);
   const box = el("div", {class: "chart"});
-  const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title});
-  root.append(svg("text", {x: L, y: 15, class: "chart-title", text: title}));
+  const root = svg("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title + (log ? " (log scale)" : ""),
+                           "data-scale": log ? "log" : "linear"});
+  root.append(svg("text", {x: L, y: 15, class: "chart-title", text: title},
+                  log ? svg("tspan", {class: "chart-scale", text: "  log scale"}) : null));
   box.append(root);
   if (!points.length) {
     root.append(svg("text", {x: W / 2, y: H / 2, class: "chart-empty", "text-anchor": "middle", text: "no values"}));
@@ -21,12 +26,12 @@ function lineChart(title, lines, marks) {
   if (x0 === x1) { x0 -= 1; x1 += 1; }
   if (y0 === y1) { const pad = Math.abs(y0) * 0.1 || 1; y0 -= pad; y1 += pad; }
   const px = x => L + (x - x0) / (x1 - x0) * (W - L - R);
-  const py = y => H - B - (y - y0) / (y1 - y0) * (H - T - B);
+  const py = y => H - B - (at(y) - y0) / (y1 - y0) * (H - T - B);  // y: a value, placed by the scale
 
   const yStep = niceStep((y1 - y0) / 4);
-  for (const tick of ticks(y0, y1, 4)) {
+  for (const [tick, text] of log ? logTicks(y0, y1) : ticks(y0, y1, 4).map(t => [t, short(t, yStep)])) {
     root.append(svg("line", {x1: L, x2: W - R, y1: py(tick), y2: py(tick), class: "grid"}));
-    root.append(svg("text", {x: L - 4, y: py(tick) + 3, class: "tick", "text-anchor": "end", text: short(tick, yStep)}));
+    root.append(svg("text", {x: L - 4, y: py(tick) + 3, class: "tick", "text-anchor": "end", text}));
   }
   for (const tick of ticks(x0, x1, 5).filter(t => Number.isInteger(t))) {
     root.append(svg("text", {x: px(tick), y: H - 8, class: "tick", "text-anchor": "middle", text: String(tick)}));
@@ -55,6 +60,23 @@ function lineChart(title, lines, marks) {
     });
   }
   return box;
+}
+
+// [value, label] ticks of a log axis from 10^lo to 10^hi: each power of ten, and 2 and 5 times
+// it when fewer than three powers fall in the range.
+function logTicks(lo, hi) {
+  const inside = v => Math.log10(v) >= lo - 1e-9 && Math.log10(v) <= hi + 1e-9;
+  const decades = [];
+  for (let d = Math.floor(lo); d <= Math.ceil(hi); d++) decades.push(d);
+  let values = decades.map(d => Math.pow(10, d)).filter(inside);
+  if (values.length < 3) values = decades.flatMap(d => [1, 2, 5].map(m => m * Math.pow(10, d))).filter(inside);
+  return values.map(v => [v, powerLabel(v)]);
+}
+
+function powerLabel(value) {
+  const exponent = Math.floor(Math.log10(value) + 1e-9);
+  if (exponent >= -3 && exponent <= 3) return String(+value.toPrecision(3));
+  return `${+(value / Math.pow(10, exponent)).toPrecision(3)}e${exponent}`;
 }
 
 function extent(values) {

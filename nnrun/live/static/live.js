@@ -39,7 +39,7 @@ async function refreshSite() {
   const runs = state.site.runs || [];
   const wanted = decodeURIComponent((location.hash.match(/run=([^&]*)/) || [])[1] || "");
   if (state.selected === null) {  // a selected run that vanished stays selected: its view says "gone"
-    const pick = runs.find(r => r.id === wanted) || runs[runs.length - 1];
+    const pick = runs.find(r => r.id === wanted) || newest(runs);
     state.selected = pick ? pick.id : null;
     if (pick) state.overlay.add(pick.id);
   }
@@ -67,6 +67,29 @@ async function refreshRun(id, selected) {
   } else if (epochsChanged) renderCurves();
 }
 
+// The run started last (run.json's start, else its folder's age): what `nnrun watch runs/` opens.
+// The list is in path order, where runs/fraud/... comes after the newer runs/catsdogs/...
+function newest(runs) {
+  let pick = null;
+  for (const run of runs) {
+    const started = typeof run.started === "number" ? run.started : -Infinity;
+    if (pick === null || started >= pick.started) pick = {run, started};
+  }
+  return pick ? pick.run : null;
+}
+
+// A run's path that wraps after a "/" rather than push the status, epochs and best columns out of
+// the panel: each folder name is kept whole (a time stamp split at its dashes is hard to read),
+// unless it is so long that only breaking it inside fits.
+const WHOLE = 22;
+function breakable(path) {
+  const parts = String(path).split("/");
+  return parts.flatMap((part, k) => {
+    const text = k < parts.length - 1 ? part + "/" : part;
+    return [text.length <= WHOLE ? el("span", {class: "whole", text}) : text, el("wbr", {})];
+  });
+}
+
 // ---- the list of runs (a folder of runs)
 function renderRuns() {
   const folder = state.site.mode === "folder";
@@ -79,14 +102,14 @@ function renderRuns() {
       tick.checked ? state.overlay.add(run.id) : state.overlay.delete(run.id);
       renderCurves();
     });
-    const link = el("a", {href: "#run=" + encodeURIComponent(run.id), text: run.id, title: run.id});
+    const link = el("a", {href: "#run=" + encodeURIComponent(run.id), title: run.id}, ...breakable(run.id));
     link.addEventListener("click", () => select(run.id));
     const best = run.best_value === null || run.best_value === undefined ? "–"
       : `${run.metric_label} ${fmt(run.best_value)} @${run.best_epoch}`;
     const colour = el("span", {class: "swatch"});
     colour.style.background = PALETTE[k % PALETTE.length];
     body.append(el("tr", {class: run.id === state.selected ? "selected" : null},
-      el("td", {}, tick, colour), el("td", {}, link),
+      el("td", {}, tick, colour), el("td", {class: "name"}, link),
       el("td", {}, el("span", {class: `badge state-${run.state}`, text: run.state})),
       el("td", {class: "num", text: run.epoch_count ? `${run.epochs}/${run.epoch_count}` : run.epochs}),
       el("td", {class: "num", text: best})));
@@ -215,13 +238,20 @@ function renderCurves() {
       marks.push({x: v.best_epoch, colour: many ? colour : "#2b8a3e"});
     }
     if (!lines.length) continue;
-    const chart = lineChart(label, lines, marks);
+    const chart = lineChart(label, lines, marks, key === "learning-rate" && spansDecades(lines));
     if (parts && !many) chart.append(el("div", {class: "chart-key"},
       ...lines.map(line => el("span", {class: "key"}, swatch(line.colour, line.dashed), line.label))));
     else if (parts) chart.append(el("div", {class: "chart-key"},  // overlaid: colour is the run, the stroke the part
       ...parts.map(([, part, dashed]) => el("span", {class: "key"}, swatch("#66788a", dashed), part))));
     box.append(chart);
   }
+}
+
+// Rates that span more than a decade (warm-up, decay, restarts) read on a log axis, as in the
+// report; a constant or gently changing rate stays linear.
+function spansDecades(lines) {
+  const values = lines.flatMap(line => line.ys).filter(y => y !== null);
+  return values.length > 0 && values.every(y => y > 0) && Math.max(...values) > 10 * Math.min(...values);
 }
 
 function swatch(colour, dashed) {
