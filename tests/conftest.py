@@ -60,13 +60,25 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-# Shipped configs whose input width is auto (taken from the dataset): the tests that plan every
-# config without a dataset give them these shapes.
-AUTO_INPUT_SETS = {"tabular.yaml": ["network.0.input={width: 29, id: data}"],
-                   "resnet-catsdogs.yaml": ["network.0.input={width: 64, height: 64, channels: 3, id: data}"]}
+# Shipped configs that take shapes from the dataset (input width, an embedding's levels, a linear
+# layer's class count): the tests that plan every config without a dataset give them these.
+AUTO_DATASETS = {"tabular.yaml": ((29, 1, 1), [0] * 29, 2),           # the fraud table's 29 numbers
+                 "resnet-catsdogs.yaml": ((64, 64, 3), None, 2)}
 
 
 def shipped_overrides(path):
-    """The --set overrides that let a shipped config plan without its dataset (usually none)."""
-    return list(AUTO_INPUT_SETS.get(Path(path).name, []))
+    """The --set overrides that let a shipped config plan without its dataset (usually none):
+    each layer that waits for the dataset, written out as it would be resolved."""
+    import json
+
+    from nnrun.config.auto_input import DatasetFacts, auto_input_indices, resolve_auto_inputs
+    from nnrun.config.read import read_config_file
+
+    if Path(path).name not in AUTO_DATASETS:
+        return []
+    shape, levels, classes = AUTO_DATASETS[Path(path).name]
+    network = read_config_file(path)["network"]
+    features = [f"V{i + 1}" for i in range(len(levels))] if levels is not None else None
+    resolved = resolve_auto_inputs(network, DatasetFacts(shape, levels, features, classes))
+    return [f"network.{i}={json.dumps(resolved[i])}" for i in auto_input_indices(network)]
 

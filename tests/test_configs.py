@@ -61,7 +61,8 @@ EXPECTED = {
                      + (1 * 1 * 64 * 128 + 128) + bn(128)                        # its shortcut
                      + (128 * 2 + 2),
     # width auto: counted on the datasets of AUTO_INPUT (29 features; 64×64×3 images)
-    "tabular.yaml": (29 * 64 + 64) + (64 * 32 + 32) + (32 * 2 + 2),
+    # per number: 16 frequencies, a (32 -> 16) map and its bias; then 29·16 -> 256 -> 256 -> 2
+    "tabular.yaml": 29 * (16 + 32 * 16 + 16) + (29 * 16 * 256 + 256) + (256 * 256 + 256) + (256 * 2 + 2),
     "resnet-catsdogs.yaml": (3 * 3 * 3 * 24 + 24) + bn(24)                              # stem, stride 2
                             + 2 * ((3 * 3 * 24 * 24 + 24) + bn(24))                      # block 1
                             + (3 * 3 * 24 * 48 + 48) + bn(48) + (3 * 3 * 48 * 48 + 48) + bn(48)
