@@ -29,6 +29,7 @@ STATUS, RUN_INFO, METRICS, CONFIG, TEST, LOG = ("status.json", "run.json", "metr
                                                 "test.json", "train.log")
 PREDICTIONS, FIRST_LAYER = "predictions", "first-layer"
 STATES = ("running", "finished", "stopped", "early-stopped", "failed")
+LAST = "last.nnrun"
 # A run from before status.json whose log moved this recently is taken to be still training.
 RECENT_SECONDS = 120
 
@@ -195,6 +196,32 @@ def _inferred_status(path, metrics):
             "in-progress": None, "inferred": True}
 
 
+def true_state(path, status, epochs):
+    """`status` with the state a person should read: a run that stopped (or was killed) before its
+    first epoch finished, leaving no last.nnrun, is "empty": nothing to show and nothing to resume,
+    where "stopped" promised `nnrun train --resume`. `epochs`: the finished epochs known."""
+    if status.get("state") == "stopped" and not epochs and not (Path(path) / LAST).is_file():
+        return {**status, "state": "empty"}
+    return status
+
+
+def next_step(path, status, epoch, shown=None):
+    """One line saying what finishes the run at `path` when its state needs a person, or None: a
+    stopped run goes on with `nnrun train --resume`, an empty one can only be removed. `status`:
+    its status (true_state's), `epoch`: its last finished epoch, `shown`: its path as the person
+    gave it (default: `path`)."""
+    where = shown or path
+    state = status.get("state")
+    if state == "empty":
+        return (f"{where}: empty: it stopped before its first epoch finished, so there is nothing to "
+                f"resume; remove it (rm -r {where}) and train again")
+    if state == "stopped" and (Path(path) / LAST).is_file():
+        count = status.get("epoch-count")
+        return (f"{where}: stopped after epoch {epoch}{f' of {count}' if count else ''}: "
+                f"go on with nnrun train --resume {where}")
+    return None
+
+
 def read_run(path):
     """Everything a run folder says, read once. UserError when `path` is not a run folder."""
     path = Path(path)
@@ -205,7 +232,7 @@ def read_run(path):
     metrics, warnings = read_metrics(path)
     info = _read_json(path / RUN_INFO, warnings) or {}
     config = _read_config(path / CONFIG, warnings)
-    status = status_of(path, metrics, warnings)
+    status = true_state(path, status_of(path, metrics, warnings), len(metrics))
     if status.get("epoch-count") is None:
         status["epoch-count"] = (config.get("train") or {}).get("epoch-count")
     return RunSummary(path=path, metrics=metrics, status=status, info=info, config=config,

@@ -51,7 +51,9 @@ def run_row(summary, root):
     return row
 
 
-def sort_rows(rows, key):
+def sort_rows(rows, key, smaller_better=None):
+    """Rows by `key`, best first: a metric descending unless smaller is better (SMALLER_BETTER, or
+    `smaller_better` when given: a sweep's direction), other columns ascending; rows without it last."""
     if key is None:
         return rows
     known = set(COLUMNS).union(*(row.keys() for row in rows)) if rows else set(COLUMNS)
@@ -62,6 +64,8 @@ def sort_rows(rows, key):
     missing = [r for r in rows if r.get(key) is None]
     numeric = all(isinstance(r[key], (int, float)) for r in present)
     descending = numeric and key not in SMALLER_BETTER and key not in ("epochs", "best-epoch")
+    if smaller_better is not None and numeric:
+        descending = not smaller_better
     present.sort(key=lambda r: r[key] if numeric else str(r[key]), reverse=descending)
     return present + missing
 

@@ -265,3 +265,31 @@ def test_a_non_local_bind_warns(world, capsys):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_runs_left_empty_or_killed_say_so_and_what_finishes_them(tmp_path):
+    """A folder holding only run.json is empty (nothing to resume), not waiting for an epoch that
+    will never come; a trainer killed mid-run changes no file, yet its run turns from running to
+    stopped, with the command that goes on."""
+    import subprocess
+    import sys
+
+    dataset = bars(tmp_path / "ds")
+    root = tmp_path / "runs"
+    only = root / "only"
+    only.mkdir(parents=True)
+    (only / "run.json").write_text(json.dumps({"started": "2026-01-01T00:00:00Z"}))
+    trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    run = make_run(root / "alive", dataset, CLASSES, [M1], state="running", epoch_count=5)
+    status = json.loads((run / "status.json").read_text())
+    (run / "status.json").write_text(json.dumps({**status, "pid": trainer.pid}))
+    (run / "last.nnrun").write_bytes(b"stands for the checkpoint")
+    site = Site(root)
+    view = site.view("only")
+    assert view["state"] == "empty" and "nothing to resume" in view["message"] and str(only) in view["message"]
+    assert site.view("alive")["state"] == "running" and site.view("alive")["message"] is None
+    trainer.kill()
+    trainer.wait()
+    view = site.view("alive")
+    assert view["state"] == "stopped"
+    assert view["message"] == f"{run}: stopped after epoch 1 of 5: go on with nnrun train --resume {run}"

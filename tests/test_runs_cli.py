@@ -74,3 +74,29 @@ def test_bad_folders(cli, tmp_path):
                           (["runs", "--diff", tmp_path / "empty", tmp_path / "empty"], "not a run folder")):
         result = cli(*args)
         assert result.code == 2 and message in result.stderr and "Traceback" not in result.output
+
+
+def test_runs_left_stopped_or_empty_get_their_true_name_and_what_finishes_them(cli, tmp_path, monkeypatch):
+    """A folder holding only run.json (killed before its first epoch ended) is "empty", not
+    "stopped": there is nothing to resume. A run killed after epoch 2 of 5 goes on with --resume."""
+    from test_runs_reader import dead_pid
+
+    monkeypatch.chdir(tmp_path)
+    only = tmp_path / "runs" / "only-run-json"
+    only.mkdir(parents=True)
+    (only / "run.json").write_text(json.dumps({"started": "2026-01-02T03:04:05Z"}))
+    killed = fake_run(tmp_path / "runs" / "killed", epochs=2, status={"state": "running", "pid": dead_pid(), "epoch": 2})
+    (killed / "last.nnrun").write_bytes(b"stands for the checkpoint")
+    fake_run(tmp_path / "runs" / "killed-in-epoch-1", epochs=0, status={"state": "running", "pid": dead_pid()})
+    fake_run(tmp_path / "runs" / "done", epochs=2, status={"state": "finished", "pid": 1, "epoch": 2})
+    result = cli("runs", "runs")
+    assert result.code == 0, result
+    status = {line.split()[0]: line.split()[2] for line in result.stdout.splitlines()[1:5]}
+    assert status == {"done": "finished", "killed": "stopped", "killed-in-epoch-1": "empty", "only-run-json": "empty"}
+    assert result.stdout.splitlines()[5:] == [
+        "runs/killed: stopped after epoch 2 of 5: go on with nnrun train --resume runs/killed",
+        f"runs/killed-in-epoch-1: empty: it stopped before its first epoch finished, so there is nothing to "
+        f"resume; remove it (rm -r runs/killed-in-epoch-1) and train again",
+        f"runs/only-run-json: empty: it stopped before its first epoch finished, so there is nothing to "
+        f"resume; remove it (rm -r runs/only-run-json) and train again"]
+    assert "go on with" not in cli("runs", "runs", "--format", "csv").stdout  # machine formats stay data

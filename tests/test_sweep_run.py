@@ -107,6 +107,16 @@ def test_six_trials_best_first_and_best_yaml_retrains(cli, fraud, tmp_path):
     assert table[-2] == (f"best trial: trial-{best.number:04d} (f-beta {best.value:.6g}); checkpoint: "
                          f"{sweep / f'trial-{best.number:04d}' / 'best.nnrun'}")
     assert table[-1] == f"best config: {sweep / 'best.yaml'}"
+    # killed after its last trial, before its summary: the listing says how to finish, and a
+    # resume with three jobs starts one, which finds nothing to run and writes best.yaml
+    written = (sweep / "best.yaml").read_text()
+    (sweep / "best.yaml").unlink()
+    assert cli("runs", sweep).stdout.splitlines()[-1].startswith(f"no best.yaml: the sweep stopped before its summary; "
+                                                                 f"nnrun sweep --resume {sweep} writes it")
+    resumed = cli("sweep", "--resume", sweep, "--jobs", "3")
+    assert resumed.code == 0, resumed
+    assert " none pruner, 1 job; 6 done or running" in resumed.stdout.splitlines()[0]
+    assert (sweep / "best.yaml").read_text() == written and len(load(sweep).trials) == 6
 
 
 def test_invalid_sampled_config_fails_with_its_reason_and_the_grid_goes_on(cli, fraud, tmp_path):

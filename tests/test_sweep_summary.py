@@ -95,3 +95,45 @@ def test_a_trial_of_another_sweep_folder_here_is_found_where_its_job_ran_it(tmp_
     (row,) = trial_rows(study, folder, PARAMETERS)
     assert row["run"] == other and row["where"] == str(other) and row["epoch"] == 2
     json.dumps({k: v for k, v in row.items() if k != "run"})  # the rest stays plain data
+
+
+def _trial_folders(root, direction):
+    """A sweep folder of three finished trials with f-beta 0.3, 0.9 and 0.6 at their best epoch,
+    judged in `direction`, whose summary never ran (no best.yaml)."""
+    root.mkdir()
+    (root / "sweep.json").write_text(json.dumps({
+        "format": "nnrun-sweep", "metric": "f-beta", "direction": direction, "trials": 3,
+        "config": {"sweep": {"parameters": {"train.seed": {"int": [1, 4]}}}}}))
+    for n, best in enumerate((0.3, 0.9, 0.6)):
+        run = fake_run(root / f"trial-{n:04d}", epochs=1, status={"state": "finished", "pid": 1, "epoch": 1})
+        (run / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "f-beta": best, "best": True}) + "\n")
+        (run / "trial.json").write_text(json.dumps({"trial": n, "parameters": {"train.seed": n + 1}}))
+    return root
+
+
+@pytest.mark.parametrize("direction, order", [("minimize", ["trial-0000", "trial-0002", "trial-0001"]),
+                                              ("maximize", ["trial-0001", "trial-0002", "trial-0000"])])
+def test_runs_of_a_sweep_sort_its_metric_its_way_and_say_how_to_write_best_yaml(cli, tmp_path, direction, order):
+    sweep = _trial_folders(tmp_path / "sweep", direction)
+    for extra in ([], ["--sort", "f-beta"]):
+        result = cli("runs", sweep, *extra)
+        assert result.code == 0, result
+        assert [line.split()[0] for line in result.stdout.splitlines()[1:4]] == order, (extra, result.stdout)
+    lines = cli("runs", sweep).stdout.splitlines()
+    assert lines[-2].startswith(f"best trial: {order[0]} (f-beta ")
+    assert lines[-1] == (f"no best.yaml: the sweep stopped before its summary; nnrun sweep --resume {sweep} "
+                         f"writes it (after any trials still to run)")
+    (sweep / "best.yaml").write_text("name: x\n")
+    assert cli("runs", sweep).stdout.splitlines()[-1] == f"best config: {sweep / 'best.yaml'}"
+
+
+def test_a_resume_starts_no_more_jobs_than_trials_remain():
+    study = optuna.create_study(direction="maximize")
+    distributions = {"train.seed": optuna.distributions.IntDistribution(1, 4)}
+    for state in ("COMPLETE", "PRUNED", "FAIL"):
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState[state], params={"train.seed": 1},
+                                                  distributions=distributions,
+                                                  value=0.5 if state == "COMPLETE" else None))
+    assert studies.jobs_wanted(study, 5, 4) == 2   # two trials remain of five
+    assert studies.jobs_wanted(study, 10, 4) == 4
+    assert studies.jobs_wanted(study, 3, 4) == 1   # none remains: one job finds that, the summary is written

@@ -18,7 +18,7 @@ def runs(folder, sort_key, fmt, diff):
     """List the runs found below FOLDER (default runs/): name, start, status, epochs, best metric
     and its epoch, threshold, test figure, wall seconds."""
     from nnrun.errors import UserError
-    from nnrun.runs import find_runs, read_run
+    from nnrun.runs import find_runs, next_step, read_run
     from nnrun import runs_table
 
     if diff:
@@ -31,12 +31,13 @@ def runs(folder, sort_key, fmt, diff):
     paths = find_runs(root)
     if not paths:
         raise UserError(f"{root}: no run folders below it (a run folder holds run.json or metrics.jsonl)")
-    rows = []
+    rows, steps = [], []
     for path in paths:
         summary = read_run(path)
         for warning in summary.warnings:
             click.echo(f"warning: {warning}", err=True)
         rows.append(runs_table.run_row(summary, root))
+        steps.append(next_step(path, summary.status, summary.epochs))
     from nnrun.sweep.folder import is_sweep
 
     view = None
@@ -45,7 +46,7 @@ def runs(folder, sort_key, fmt, diff):
 
         view = TrialsView(root, rows)
     closing = view is not None and sort_key is None
-    rows = runs_table.sort_rows(rows, view.metric if closing else sort_key)
+    rows = view.sort(rows, sort_key) if view is not None else runs_table.sort_rows(rows, sort_key)
     columns = view.columns if view is not None else runs_table.COLUMNS
     if fmt == "table":
         click.echo(runs_table.as_table(view.cells(rows) if view is not None else rows, columns))
@@ -53,4 +54,7 @@ def runs(folder, sort_key, fmt, diff):
         click.echo({"csv": runs_table.as_csv, "json": runs_table.as_json}[fmt](rows, columns))
     if closing and fmt == "table":
         for line in view.closing(rows):
+            click.echo(line)
+    elif view is None and fmt == "table":  # what finishes each run left stopped or empty
+        for line in filter(None, steps):
             click.echo(line)

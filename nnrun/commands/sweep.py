@@ -86,7 +86,7 @@ def sweep(config, overrides, trials, jobs, storage, study_name, sweep_dir, resum
                 for file in folder.path.iterdir():
                     file.unlink()
             raise
-    _run(folder, parameters, min(jobs, folder.info["trials"]), study)
+    _run(folder, parameters, studies.jobs_wanted(study, folder.info["trials"], jobs), study)
 
 
 def _run(folder, parameters, jobs, study):

@@ -56,12 +56,13 @@ def _short(value):
 
 def with_status(view, folder, status_signature):
     """`view` with only status.json read again: mid-epoch, the in-progress line moves on."""
-    status = runs.status_of(folder, [])
+    status = runs.true_state(folder, runs.status_of(folder, []), view.get("epochs"))
     if status.get("inferred"):  # status.json gone: the files decide, the next full build says
         return None
     if status.get("epoch-count") is None:
         status["epoch-count"] = view.get("epoch_count")
     return {**view, **_status_part(status), "status_signature": status_signature,
+            "message": runs.next_step(folder, status, view.get("epoch")),
             "signature": f"{view['content']}-{status_signature}"}
 
 
@@ -134,6 +135,7 @@ def build(folder, run_id):
         epochs=len(records), epoch=run.epochs,
         classes=class_names(last, manifest), kind=(manifest or {}).get("kind"),
         metric=metric, metric_label=metric_label(metric, last),
+        message=runs.next_step(folder, status, run.epochs),  # the folder's whole path: a command to paste
         best_value=best.get(metric) if best else None, best_epoch=best["epoch"] if best else None,
         current=_matrix_part(last), best=_matrix_part(best),
         series={"epoch": [r["epoch"] for r in records],

@@ -115,7 +115,10 @@ class Site:
             cached = self._views.get(run_id)
         view = None
         if cached is not None and cached["content"] == content:
-            if cached["status_signature"] == status:
+            # a killed trainer changes no file: a "running" run whose process is gone is read again
+            pid = (cached.get("status") or {}).get("pid")
+            killed = cached.get("state") == "running" and isinstance(pid, int) and not run_files.pid_alive(pid)
+            if cached["status_signature"] == status and not killed:
                 return cached
             view = run_view.with_status(cached, folder, status)  # mid-epoch: the cheap way
         if view is None:

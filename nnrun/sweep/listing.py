@@ -6,7 +6,7 @@ trained to its end, its checkpoint and best.yaml.
 import json
 from pathlib import Path
 
-from nnrun.runs_table import COLUMNS
+from nnrun.runs_table import COLUMNS, sort_rows
 from nnrun.sweep.folder import BEST_CONFIG, SWEEP, TRIAL_INFO
 from nnrun.sweep.space import shown
 
@@ -28,12 +28,21 @@ class TrialsView:
         info = _read(self.root / SWEEP)
         metric = info.get("metric")
         self.metric = metric if any(row.get(metric) is not None for row in rows) else rows[0]["metric"]
+        # what the sweep judged by: f-beta minimized is best low, whatever the metric usually wants
+        self.direction = info.get("direction") if metric == self.metric else None
         swept = ((info.get("config") or {}).get("sweep") or {}).get("parameters")
         self.parameters = list(swept) if isinstance(swept, dict) else []
         for row in rows:
             values = _read(self.root / row["name"] / TRIAL_INFO).get("parameters")
             if isinstance(values, dict):
                 row.update({path: values[path] for path in self.parameters if path in values})
+
+    def sort(self, rows, key=None):
+        """Rows by `key` (default: the sweep's metric), the sweep's metric in the sweep's direction."""
+        key = key or self.metric
+        if key == self.metric and self.direction in ("maximize", "minimize"):
+            return sort_rows(rows, key, smaller_better=self.direction == "minimize")
+        return sort_rows(rows, key)
 
     @property
     def columns(self):
@@ -56,4 +65,9 @@ class TrialsView:
                  f"{self.root / top['name'] / 'best.nnrun'}"]
         if (self.root / BEST_CONFIG).is_file():
             lines.append(f"best config: {self.root / BEST_CONFIG}")
+        elif any(row.get("status") == "running" for row in sorted_rows):
+            lines.append(f"no {BEST_CONFIG} yet: the sweep writes it when its trials are done")
+        else:  # killed after its trials, before its summary (or before its last trials)
+            lines.append(f"no {BEST_CONFIG}: the sweep stopped before its summary; nnrun sweep --resume "
+                         f"{self.root} writes it (after any trials still to run)")
         return lines

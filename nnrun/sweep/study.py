@@ -125,6 +125,13 @@ def counted(study):
     return n
 
 
+def jobs_wanted(study, trials, jobs):
+    """The jobs worth starting: no more than the trials still to run (a resume of a sweep short of
+    one trial starts one job, not --jobs of them), and one when none is left (it finds nothing to
+    run, and the summary is written)."""
+    return max(1, min(jobs, trials - counted(study)))
+
+
 def interrupted(study, number, trial_id, params, why):
     """Record trial `number` as stopped without a verdict and queue its parameters again."""
     optuna = load_optuna()

@@ -134,11 +134,11 @@ function renderRun(view) {
   document.title = `${shown} \u2014 nnrun live`;
   renderStatus(view);
   renderWarnings(view.warnings || []);
-  if (view.state === "gone" || view.waiting) {
-    renderNotice(view.state === "gone" ? view.message : "waiting for the first epoch \u2014 the page fills in when it ends");
-  } else {
-    show($("notice"), false);
-  }
+  // what the run's state asks of a person (gone, empty, stopped: the command that goes on), else
+  // for a run before its first epoch, that the page waits for it
+  const note = view.message || (view.waiting ? "waiting for the first epoch \u2014 the page fills in when it ends" : null);
+  if (note) renderNotice(note);
+  else show($("notice"), false);
   renderMatrices(view);
   renderCurves();
   renderFacts(view);
