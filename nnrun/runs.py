@@ -112,8 +112,27 @@ def read_metrics(path):
         if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
             warnings.append(f"{file}:{number}: damaged line skipped")
             continue
+        problem = _matrix_problem(record.get("confusion-matrix"))
+        if problem:  # the line's other figures stand; the pictures and the page draw no matrix
+            record = {k: v for k, v in record.items() if k != "confusion-matrix"}
+            warnings.append(f"{file}:{number}: confusion-matrix {problem}; that epoch's matrix is left out")
         records.append(record)
     return records, warnings
+
+
+def _matrix_problem(matrix):
+    """What is wrong with a line's confusion matrix, or None when it is whole counts in a square
+    (or absent): a hand-edited 1e300 would overflow the report's drawing and fill the page."""
+    if matrix is None:
+        return None
+    if not isinstance(matrix, list) or not matrix or any(not isinstance(row, list) or len(row) != len(matrix)
+                                                         for row in matrix):
+        return "is not a square table of counts"
+    for row in matrix:
+        for count in row:
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 1 << 53:
+                return f"holds {count!r}, not a count of examples"
+    return None
 
 
 def _read_json(file, warnings):

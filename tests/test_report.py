@@ -192,3 +192,49 @@ def test_a_run_without_the_manifest_digest_and_a_shorter_split(cli, runs, tmp_pa
     assert result.code == 0 and "Traceback" not in result.output, result
     assert not (run / "report" / "mistakes.png").exists()
     assert "does not hold the run&#x27;s validation examples" in (run / "report.html").read_text()
+
+
+@pytest.mark.parametrize("damage, warned, pictures", [
+    ("layer.json", "first-layer/layer.json: unreadable (JSONDecodeError), ignored", 6),
+    ("layer.json shape", "first-layer/layer.json: input-shape damaged, ignored", 6),
+    ("epoch cut short", "first-layer/epoch-0001.npy: unreadable (", 5),
+    ("epoch of one dimension", "first-layer/epoch-0002.npy: weights of shape [3], not a layer's", 5),
+    ("epoch of another shape", "epoch 1 holds weights of shape [2, 5], the last epoch [8, 1, 3, 3]", 5),
+    ("matrix of 1e300", "metrics.jsonl:2: confusion-matrix holds 1e+300, not a count of examples", 5),
+])
+def test_hand_damaged_run_files_are_a_warning_line_each(cli, runs, tmp_path, damage, warned, pictures):
+    """The report of an image run whose files were edited by hand: what is damaged is left out
+    with one warning line on stderr (and on the page), the rest is drawn; never a traceback. The
+    live page says the same of a damaged matrix, and draws none."""
+    import html
+
+    import numpy as np
+    from nnrun.live.site import Site
+    run = tmp_path / "run"
+    shutil.copytree(runs["images"], run)
+    shutil.rmtree(run / "report", ignore_errors=True)
+    layer = run / "first-layer"
+    if damage == "layer.json":
+        (layer / "layer.json").write_text("{not json")
+    elif damage == "layer.json shape":
+        (layer / "layer.json").write_text(json.dumps({"layer": "c", "input-shape": [1, "twelve", 12]}))
+    elif damage == "epoch cut short":
+        (layer / "epoch-0001.npy").write_bytes((layer / "epoch-0001.npy").read_bytes()[:100])
+    elif damage == "epoch of one dimension":
+        np.save(layer / "epoch-0002.npy", np.zeros(3, np.float32))
+    elif damage == "epoch of another shape":
+        np.save(layer / "epoch-0001.npy", np.ones((2, 5), np.float32))
+    else:
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        records[1]["confusion-matrix"][0][0] = 1e300
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = cli("report", run)
+    assert result.code == 0 and "Traceback" not in result.output, result
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"warning: {run}") and warned in line
+    page = html.unescape((run / "report.html").read_text())
+    assert len(list((run / "report").iterdir())) == pictures and f"warning: {line[9:]}" in page
+    view = Site(run).view(".")
+    if damage == "matrix of 1e300":
+        assert view["current"] is not None and "confusion-matrix" not in view["current"]
+        assert len(view["warnings"]) == 1 and warned in view["warnings"][0]

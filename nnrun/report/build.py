@@ -127,15 +127,38 @@ def _split_images(dataset, predictions):
 
 
 def _weights(summary, pictures, notes, weights):
+    """The first layer's weights: a picture of the last epoch and a GIF over the epochs. A file
+    damaged by hand (layer.json, an epoch's array) is left out with a warning, never a traceback."""
     import io
-    import json
     epochs = first_layer_epochs(summary.path)
     if not epochs:
         return
-    layer_file = summary.path / "first-layer" / "layer.json"
-    layer = json.loads(layer_file.read_text()) if layer_file.is_file() else {}
+
+    def damaged(text):  # the command prints the summary's warnings, and the page shows them
+        summary.warnings.append(text)
+
+    layer, problem = _layer_facts(summary.path / "first-layer" / "layer.json")
+    if problem:
+        damaged(problem)
+    readable = []
+    for epoch, file in epochs:
+        array, problem = _weight_array(file)
+        if problem:
+            damaged(f"{file}: {problem}; left out of the first-layer pictures")
+        else:
+            readable.append((epoch, array))
+    # the epochs drawn are those shaped as the last readable one (a weight file swapped for
+    # another run's, or cut short, cannot join an animation of this one)
+    shape = readable[-1][1].shape if readable else None
+    for epoch, array in readable:
+        if array.shape != shape:
+            damaged(f"{summary.path / 'first-layer'}: epoch {epoch} holds weights of shape {list(array.shape)}, "
+                    f"the last epoch {list(shape)}; left out of the first-layer pictures")
+    epochs = [(epoch, array) for epoch, array in readable if array.shape == shape]
+    if not epochs:
+        return
+    arrays = [array for _, array in epochs]
     image_shape = _image_shape(summary, layer)
-    arrays = [np.load(file) for _, file in epochs]
     last_epoch = epochs[-1][0]
     picture = weights.weight_picture(arrays[-1], image_shape)
     out = io.BytesIO()
@@ -149,6 +172,47 @@ def _weights(summary, pictures, notes, weights):
                          weights.animation(arrays, image_shape), "image/gif"))
     if weights.tiles_of(arrays[-1], image_shape) is not None and len(arrays[-1]) > weights.MAX_TILES:
         notes.append(f"the first layer has {len(arrays[-1])} units; the first {weights.MAX_TILES} are drawn")
+
+
+def _layer_facts(file):
+    """({layer, input-shape, ...} of first-layer/layer.json, or {}; a problem line or None). Only
+    what the pictures use is kept: a name, and an input shape of three whole numbers."""
+    import json
+    if not file.is_file():
+        return {}, None
+    try:
+        value = json.loads(file.read_text())
+    except (OSError, ValueError) as problem:
+        return {}, f"{file}: unreadable ({type(problem).__name__}), ignored: the weights are drawn without it"
+    if not isinstance(value, dict):
+        return {}, f"{file}: not a JSON object, ignored: the weights are drawn without it"
+    facts, wrong = {}, []
+    if isinstance(value.get("layer"), str):
+        facts["layer"] = value["layer"]
+    elif "layer" in value:
+        wrong.append("layer")
+    shape = value.get("input-shape")
+    if isinstance(shape, list) and len(shape) in (1, 3) and all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 1 << 16 for n in shape):
+        facts["input-shape"] = shape
+    elif "input-shape" in value:
+        wrong.append("input-shape")
+    problem = f"{file}: {' and '.join(wrong)} damaged, ignored" if wrong else None
+    return facts, problem
+
+
+def _weight_array(file):
+    """(a first-layer epoch's weights as float32 [units, ...], None), or (None, what is wrong):
+    a file cut short, not an array, not numbers, or of one dimension has no picture."""
+    try:
+        array = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as problem:
+        return None, f"unreadable ({str(problem).splitlines()[0][:120] or type(problem).__name__})"
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+        return None, "not an array of numbers"
+    if array.ndim < 2 or array.size == 0:
+        return None, f"weights of shape {list(array.shape)}, not a layer's [units, inputs, ...]"
+    return array.astype(np.float32), None
 
 
 def write_report(run, output=None):

@@ -13,7 +13,7 @@ h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.6em;borde
 table{border-collapse:collapse;font-size:.9em}td,th{padding:.15em .8em .15em 0;text-align:left;vertical-align:top}
 th{color:#555;font-weight:600}figure{margin:.6em 1.2em .6em 0;display:inline-block;vertical-align:top}
 figcaption{color:#555;font-size:.85em}img{max-width:100%;border:1px solid #eee}
-pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:.85em}.note{color:#777;font-size:.9em}
+pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:.85em}.note{color:#777;font-size:.9em}.note.warning{color:#a33}
 .rows-box{overflow-x:auto;max-width:100%}table.rows{font-variant-numeric:tabular-nums}
 table.rows td,table.rows th{white-space:nowrap;border-bottom:1px solid #eee;padding:.2em .6em}
 table.rows th{background:#f3f5f8}table.rows tbody+tbody{border-top:2px solid #bbb}
@@ -111,6 +111,8 @@ def render(summary, pictures, notes, mistake_rows=None):
         parts.append(_mistakes_section(mistake_rows, best))
     for note in notes:
         parts.append(f"<p class='note'>{_e(note)}</p>")
+    for warning in summary.warnings:  # files damaged by hand: what was left out, and why
+        parts.append(f"<p class='note warning'>warning: {_e(warning)}</p>")
     if shown:
         parts.append("<h2>best epoch</h2>" + _table(shown))
     if summary.test:

@@ -57,9 +57,11 @@ def grid_image(tiles, scales):
 
 
 def heat_map_image(weight, scale):
-    """A linear layer on a table: units (rows) by inputs (columns), blue negative, red positive."""
+    """A linear layer on a table: units (rows) by inputs (columns), blue negative, red positive.
+    A weight of more dimensions (a layer with several values per input) has them side by side."""
     from matplotlib import colormaps
     weight = np.asarray(weight, dtype=np.float32)[:MAX_TILES]
+    weight = weight.reshape(len(weight), -1)
     values = np.clip(0.5 + 0.5 * weight / (scale if scale > 0 else 1.0), 0, 1)
     rgb = (colormaps["RdBu_r"](values)[..., :3] * 255).astype(np.uint8)
     zoom = max(1, int(np.ceil(320 / max(weight.shape))))
