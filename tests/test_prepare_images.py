@@ -81,6 +81,33 @@ def test_class_folders_grayscale_and_png_tree(tmp_path):
     assert len(list((out / "png").rglob("*.png"))) == 20
 
 
+def test_a_pattern_of_nested_repetition_answers_at_once_in_one_line(tmp_path):
+    """'^(a+)+$' on Python's re takes time exponential in a name of 34 a's that does not match (it
+    hung); on RE2, linear: the name has no label, said in one line, and RE2 logs nothing besides."""
+    import subprocess
+    import sys
+
+    long_name = "a" * 34 + "b.jpg"
+    picture(tmp_path / "src" / long_name)
+    picture(tmp_path / "src" / ("a" * 34 + "c.jpg"), seed=1)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "nnrun", "prepare", "images", tmp_path / "src", out, "--size", "8",
+                           "--label-pattern", "^(a+)+$"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f'error: {tmp_path / "src" / long_name}: no label in the file name by '
+                                        f'--label-pattern "^(a+)+$"']
+    assert not out.exists()
+    bad = subprocess.run([sys.executable, "-m", "nnrun", "prepare", "images", tmp_path / "src", out, "--size", "8",
+                          "--label-pattern", "(?=a)"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1, bad.stderr  # RE2's own log line is silenced
+    # a name whose bytes are not UTF-8 keeps them in its label
+    odd = tmp_path / "odd"
+    for i in range(4):
+        picture(odd / (("cat" if i % 2 else "d\udcffg") + f"_{i}.jpg"), seed=i)
+    items, _ = scan(odd, ImageOptions(size=8, label_pattern="^([^_]+)_"))
+    assert sorted({item.label for item in items}) == ["cat", "d\udcffg"]
+
+
 def test_label_pattern_for_other_naming_schemes(tmp_path):
     for i in range(6):
         picture(tmp_path / "src" / f"img_{'red' if i % 2 else 'blue'}_{i:03}.jpg", seed=i)
@@ -148,7 +175,11 @@ def test_unreadable_images_are_an_error_with_strict(tmp_path):
     (lambda s: (class_folders(s), (s / "bird").mkdir()), [], ["bird holds no images"]),
     (lambda s: [picture(s / f"{i}.jpg") for i in range(5)], [], ["every file has a label of its own", "--unlabelled"]),
     (lambda s: [picture(s / f"cat{i}.jpg") for i in range(5)], ["--label-pattern", "^dog"], ["no label in the file name"]),
-    (lambda s: [picture(s / f"cat.{i}.jpg") for i in range(5)], ["--label-pattern", "(["], ["not a valid regular expression"]),
+    (lambda s: [picture(s / f"cat.{i}.jpg") for i in range(5)], ["--label-pattern", "(["],
+     ['--label-pattern "([" is not a regular expression RE2 takes (missing ]']),
+    (lambda s: [picture(s / f"cat.{i}.jpg") for i in range(5)], ["--label-pattern", r"^(c)\1"],
+     ["is not a regular expression RE2 takes (invalid escape sequence: \\1); its syntax is Python's without "
+      "backreferences"]),
     (lambda s: [picture(s / f"cat.{i}.jpg") for i in range(5)], [], ['only one class ("cat")']),
     (lambda s: class_folders(s), ["--unlabelled"], ["--unlabelled expects the images"]),
     (lambda s: class_folders(s, per_class=1), ["--test-size", "2"], ['class "cat" has only 1 example']),

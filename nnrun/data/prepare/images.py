@@ -149,13 +149,12 @@ def scan(src, options):
                 items.append(Item(f, name, folder.name, name))
         return items, "class folders"
     _check_extensions(src, files)
-    pattern = _compile(options.label_pattern or DEFAULT_LABEL_PATTERN)
+    pattern = LabelPattern(options.label_pattern)
     items = []
     for f in files:
-        match = pattern.search(f.name)
-        label = (match.group(1) if pattern.groups else match.group(0)) if match else None
+        label = pattern.label(f.name)
         if not label:
-            raise UserError(f'{src / f.name}: no label in the file name by --label-pattern "{pattern.pattern}"'
+            raise UserError(f'{src / f.name}: no label in the file name by --label-pattern "{pattern.text}"'
                             + ("" if options.label_pattern else " (the text before the first dot)"))
         items.append(Item(f, f.name, label, f.name))
     if len({item.label for item in items}) == len(items) > 2:
@@ -183,11 +182,46 @@ def _check_extensions(src, files):
         raise UserError(f"{wrong[0]}: {what}{more}; images must be one of {' '.join(EXTENSIONS)}")
 
 
-def _compile(pattern):
-    try:
-        return re.compile(pattern)
-    except re.error as problem:
-        raise UserError(f'--label-pattern "{pattern}" is not a valid regular expression ({problem})') from None
+class LabelPattern:
+    """A file name -> its label: the pattern's first group (or whole match) where it first matches.
+
+    A user's --label-pattern runs on RE2, whose matching time is linear in the name's length
+    whatever the pattern: on Python's re, '^(a+)+$' takes time exponential in the length of a
+    name of a's that does not match, and `prepare images` hung. RE2's syntax is Python's less
+    backreferences and lookaround (refused when compiled, in one line); its \\w, \\d and \\s
+    are ASCII (\\pL is any letter). The default pattern is ours and stays on re."""
+
+    def __init__(self, text=None):
+        self.text = text or DEFAULT_LABEL_PATTERN
+        if text is None:
+            self.compiled = re.compile(DEFAULT_LABEL_PATTERN)
+            return
+        import re2
+
+        options = re2.Options()
+        options.log_errors = False  # RE2 would log the error on stderr too: it is said once, below
+        try:
+            self.compiled = re2.compile(text, options)
+        except re2.error as problem:
+            reason = problem.args[0] if problem.args else problem
+            reason = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+            raise UserError(f'--label-pattern "{text}" is not a regular expression RE2 takes ({reason}); '
+                            f"its syntax is Python's without backreferences and lookaround") from None
+
+    def label(self, name):
+        """The label in file name `name`, or None. A name with bytes that are not UTF-8 (held as
+        lone surrogates) is matched with each such byte read as U+FFFD, one character for one,
+        so the label's place in the name, and its bytes, are the name's own."""
+        readable = _SURROGATES.sub("\ufffd", name)
+        match = self.compiled.search(readable)
+        if match is None:
+            return None
+        group = 1 if self.compiled.groups else 0
+        start, end = match.span(group)
+        return name[start:end] if start >= 0 else None
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _sizes(items):
