@@ -1,6 +1,8 @@
 """`nnrun check`: the layer table, the JSON report, and exit codes."""
 import json
 
+import pytest
+
 from conftest import ROOT, run_cli
 
 FRAUD = ROOT / "configs" / "fraud.yaml"
@@ -104,3 +106,31 @@ def test_help():
     result = run_cli("check", "--help")
     assert result.code == 0
     assert "--set" in result.stdout and "--format" in result.stdout
+
+
+BAD_CONFIGS = {
+    "layer": ("network:\n  - input: {width: 29, id: data}\n  - linear->relu: -3\n  - softmax: {id: label}\n",
+              "network[1] (linear->relu): output-size must be a whole number ≥ 1, got -3"),
+    "train": ("network:\n  - input: {width: 29, id: data}\n  - linear: 2\n  - softmax: {id: label}\n"
+              "train: {batch-size: 0}\n", "train.batch-size: must be ≥ 1, got 0"),
+    "top-level key": ("netwrk: []\n", 'unknown top-level key "netwrk"'),
+    "shape": ("network:\n  - input: [8, 8, 1, {id: data}]\n  - convolutional: [9, 0, 1, 4]\n  - linear: 2\n"
+              "  - softmax: {id: label}\n", "network[1]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_a_bad_config_is_refused_before_torch_is_imported(tmp_path, name):
+    """torch takes seconds to import: a config with a mistake is refused without it, in one line."""
+    import subprocess
+    import sys
+
+    text, message = BAD_CONFIGS[name]
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    probe = ("import sys\nfrom nnrun.cli import main\ntry:\n    main(['check', sys.argv[1]])\n"
+             "except SystemExit as done:\n    print(done.code, 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe, config], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["2", "False"], done
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: {config}: ") and message in line

@@ -13,12 +13,12 @@ from nnrun.commands.options import set_option
 def check(config, overrides, fmt):
     """Validate CONFIG and show its layers, output shapes and parameter counts."""
     from nnrun.config.spec import load_spec
-    from nnrun.network.build import count_parameters
 
-    spec = load_spec(config, overrides, unresolved_ok=True)
+    spec = load_spec(config, overrides, unresolved_ok=True)  # a bad config is refused here, before torch
     if spec.plan is None:
         _unresolved(spec, config, fmt)
         return
+    from nnrun.network.build import count_parameters  # imports torch (seconds)
     counts = count_parameters(spec.plan, f"{config}: network")
     rows = [{"index": node.index, "id": node.id, "layer": node.layer, "parents": node.parents,
              "output-shape": node.out_shape.to_list(), "parameters": counts[node.id]}
