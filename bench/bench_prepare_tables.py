@@ -29,8 +29,10 @@ still print.
 
 Usage: python bench/bench_prepare_tables.py [--rows 1000000] [--table FILE.csv] [--repeat 3]
        [--infer-rows 200000] [--train-samples 20000] [--work DIR]
-Runtime on 2 cores: about 6 s to make the table, about 4 s per pandas read, nnrun's prepare
-(12 s per run if it meets the 3x goal), then well under a minute for (c).
+Runtime on 2 cores: about 4 minutes with the default --repeat 3 on a busy machine (load 6-9):
+making the table 15-45 s, a pandas read 6-9 s, an nnrun prepare (in progress, issue 19) 15-17 s,
+then (c): the short training about 2 minutes (it still evaluates whole splits), each infer run
+15 s. Absolute times on a shared machine are noise; the ratios are the figures.
 """
 import argparse
 import os

@@ -350,6 +350,9 @@ def run_table(name, table, seed, args, work, raw, features, words):
         else:
             seconds, probabilities, failure = nnrun_train_and_infer(
                 data, work / f"{name}-{seed}-run", seed, positive if args.positive_rare else None, args.set)
+            if not failure and (set(classes) - set(probabilities.columns)
+                                or probabilities.reindex(splits["test"][0]).isna().any().any()):
+                failure = "nnrun infer's output lacks some test rows or classes of the split"
             if failure:
                 print(f"{name} seed {seed} {'nnrun':<9} failed ({seconds:.1f} s): {failure}", flush=True)
                 results["nnrun"] = None
@@ -419,7 +422,7 @@ def summarise(per_seed, info, columns):
 
     names = [m for m in columns]
     print()
-    print(f"test figure, mean over seeds (AUC: ROC AUC of the rarer training class; accuracy: most probable class)")
+    print("test figure, mean over seeds (AUC: ROC AUC of the rarer training class; accuracy: most probable class)")
     head = f"{'table':<14}{'metric':<9}" + "".join(f"{m:>9}" for m in names) + \
         f"{'median4':>9}{'best4':>9}{'nn-med':>9}{'nn-best':>9}"
     print(head)
@@ -439,7 +442,7 @@ def summarise(per_seed, info, columns):
             print(f"nnrun: mean gap to the best of the four {np.mean(gaps):+.4f} (want >= -0.01); "
                   f"below the median on {', '.join(below) if below else 'no table'}")
         else:
-            print("nnrun: no gap over every table (a step failed above)")
+            print("nnrun: no mean gap (it needs nnrun and the four classic baselines on every table)")
     print()
     print("fit wall time in seconds, mean over seeds (nnrun: the `nnrun train` process, start-up included)")
     print(f"{'table':<14}" + "".join(f"{m:>9}" for m in names))

@@ -7,8 +7,9 @@ something to learn: numbers (one interaction, one non-monotone), and a per-level
 category column (larger for the small columns; the big ones have Zipf-like level frequencies, so
 their common levels carry signal and their long tail is noise).
 
-The same --rows and --seed give the same bytes. A million rows take about 6 s on 2 cores (most of
-it pandas formatting the floats; the numbers are written with 6 significant digits).
+The same --rows and --seed give the same bytes (105 MiB for a million rows). A million rows take
+about 15 s on a quiet 2-core machine (45 s on a busy one), nearly all of it pandas formatting the
+floats (6 significant digits); making the columns takes about a second.
 
 Usage: python bench/make_table.py OUT.csv [--rows 1000000] [--seed 0]
 As a module: write_table(path, rows, seed) -> path; CATEGORY_COLUMNS, LABEL.
