@@ -25,4 +25,7 @@ def test_probabilities_are_clipped_by_default_and_described():
     assert labeller.describe().startswith("P(dog) clipped to [1e-15, 0.999999999999999]")
     chosen = Labeller.make("probability", decision, (0.05, 0.95))
     assert chosen.clip == (0.05, 0.95) and "[0.05, 0.95]" in chosen.describe()
-    assert Labeller.make("class", decision).describe() == "classes"
+    # class cells: the rule that made them, as infer says it
+    assert Labeller.make("class", decision).describe() == \
+        'classes: "dog" when P(dog) >= 0.5 (the checkpoint\'s threshold), else "cat"'
+    assert Labeller.make("class", Decision(["a", "b", "c"])).describe() == "classes"  # the most probable
