@@ -33,7 +33,19 @@ def run_dataset(folder):
     if problem is not None:
         return None, problem
     dataset = open_dataset_cached(path)
-    return dataset, None if dataset is not None else f"the prepared dataset {path} is not readable here"
+    return dataset, None if dataset is not None else _why_unreadable(path)
+
+
+def _why_unreadable(path):
+    """The one line open_dataset gives for a dataset that cannot be read (a damaged manifest
+    names its field), or a general one when it gives none."""
+    from nnrun.data.dataset import open_dataset
+
+    try:
+        open_dataset(path)
+    except UserError as mistake:
+        return str(mistake)
+    return f"the prepared dataset {path} is not readable here"
 
 
 def open_dataset_cached(path):
@@ -108,8 +120,6 @@ def _add_rows(result, dataset, x):
 
     shown = [item for item in result["examples"] if 0 <= item["index"] < len(x)]
     rows = readable_rows(dataset, x, [item["index"] for item in shown])
-    if rows.note:
-        result["note"] = rows.note
     result["columns" if rows.decoded else "features"] = rows.columns
     if rows.decoded:
         result["numeric"] = rows.numeric

@@ -256,6 +256,6 @@ def write_report(run, output=None):
         if isinstance(problem, OSError) and problem.errno in FULL_OR_READ_ONLY:
             raise os_problem(problem, writing) from None
         raise
-    # a damaged encoding in the dataset's manifest is said on the page and on stderr alike
+    # a damaged ids file of the dataset is said on the page and on stderr alike
     damaged = [mistake_rows.note] if mistake_rows is not None and mistake_rows.note else []
     return output, [folder / name for _, name, _, _ in pictures], summary.warnings + damaged

@@ -100,8 +100,7 @@ def mistake_rows(found, dataset, split, classes):
     rows = [(ids[row] if ids and row < len(ids) else f"row {row}", _class(classes, k), _class(classes, predicted),
              probability, values)
             for (k, row, predicted, probability), values in zip(chosen, readable.values)]
-    note = "; ".join(n for n in (readable.note, damaged) if n) or None
-    return MistakeRows(readable.columns, readable.numeric, readable.decoded, rows, note)
+    return MistakeRows(readable.columns, readable.numeric, readable.decoded, rows, damaged)
 
 
 def _class(classes, k):

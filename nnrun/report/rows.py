@@ -17,7 +17,6 @@ class ReadableRows:
     numeric: list       # per column: a number (shown right-aligned) rather than a word or a date
     values: list        # per row: one value per column (text when decoded, floats when features)
     decoded: bool       # values are the raw values (text), not feature numbers
-    note: str = None    # why the raw values could not be shown, when the encoding is damaged
 
 
 def shown_ids(dataset, split):
@@ -36,21 +35,15 @@ def readable_rows(dataset, x, rows):
     """ReadableRows of rows `rows` (positions in `x`, a split's stored features) of a table dataset."""
     rows = [int(r) for r in rows]
     features = np.asarray(x[rows] if rows else np.zeros((0, x.shape[1])), dtype=np.float64)
-    note = None
-    try:
-        encoding = dataset.encoding
-        if encoding is not None:
-            # an edited dataset.json whose encoding does not describe the stored columns would
-            # decode the wrong features under each name: shown as features instead
-            if len(encoding.features) != features.shape[1]:
-                raise ValueError(f"it describes {len(encoding.features)} features, the split holds {features.shape[1]}")
-            decoded = encoding.decode_rows(features)
-            columns = encoding.raw_columns
-            return ReadableRows(columns, [c.kind == "number" for c in encoding.columns],
-                                [[row[name] for name in columns] for row in decoded], True)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as problem:
-        note = f"the encoding in {dataset.path}/dataset.json is damaged ({problem}): feature values shown"
+    # open_dataset checked the encoding against the stored features (encoding_check): a damaged
+    # one never gets here, the dataset is refused with the field named
+    encoding = dataset.encoding
+    if encoding is not None:
+        decoded = encoding.decode_rows(features)
+        columns = encoding.raw_columns
+        return ReadableRows(columns, [c.kind == "number" for c in encoding.columns],
+                            [[row[name] for name in columns] for row in decoded], True)
     names = list(dataset.features or [])
     if len(names) != features.shape[1]:
         names = [f"feature {j + 1}" for j in range(features.shape[1])]
-    return ReadableRows(names, [True] * len(names), features.tolist(), False, note)
+    return ReadableRows(names, [True] * len(names), features.tolist(), False)
