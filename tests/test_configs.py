@@ -24,6 +24,7 @@ def separable(channels, kernels, kernel=3):
 EXPECTED = {
     "fraud.yaml": (29 * 20 + 20) + (20 * 10 + 10) + (10 * 2 + 2),
     "fraud-cortex.edn": (29 * 20 + 20) + (20 * 10 + 10) + (10 * 2 + 2),
+    "fraud-sweep.yaml": (29 * 20 + 20) + (20 * 10 + 10) + (10 * 2 + 2),  # fraud.yaml's network, swept
     # 28 -conv5-> 24 -pool2-> 12 -conv5-> 8 -pool2-> 4; 4·4·50 = 800 features
     "mnist-conv.yaml": (5 * 5 * 1 * 20 + 20) + (5 * 5 * 20 * 50 + 50) + (1 * 1 * 50 * 50 + 50)
                        + (4 * 4 * 50 * 1000 + 1000) + (1000 * 10 + 10),
