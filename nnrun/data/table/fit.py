@@ -55,9 +55,9 @@ def _fit_column(raw, values, max_levels):
     if not raw.words:
         present = values[~blank]
         low, high = float(present.min()), float(present.max())
-        if raw.forced == "category":
-            names = [canonical_number(v) for v in np.unique(present)]
-            return _category(raw.name, names, _counts_of(present, names), summary, max_levels), None
+        if raw.forced == "category":  # numbers taken as categories: levels by their canonical names
+            values, counts = np.unique(present, return_counts=True)
+            return _category(raw.name, [canonical_number(v) for v in values], counts, summary, max_levels), None
         if low == high:
             return None, ("constant", f"holds only {canonical_number(low)}")
         summary["range"] = [low, high]
@@ -86,11 +86,6 @@ def _fit_column(raw, values, max_levels):
         return None, ("text", f"has {len(names):,} distinct values in {filled:,} training rows (free text or "
                               f"ids); --category {raw.name} keeps it")
     return _category(raw.name, names, counts[seen], summary, max_levels), None
-
-
-def _counts_of(present, names):
-    _, counts = np.unique(present, return_counts=True)
-    return counts
 
 
 def _category(name, names, counts, summary, max_levels):

@@ -20,6 +20,7 @@ class RowReader:
     label_column: str = None
     unknown: dict = field(default_factory=dict)   # column -> cells never seen in training
     blank_labels: bool = False       # True: a blank label is None (evaluate leaves such rows out)
+    _names: list = None              # the columns' names by position (headerless), set by check()
 
     def columns(self):
         """The file's column names (by position for a model trained without a header)."""
