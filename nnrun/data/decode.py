@@ -14,7 +14,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+from nnrun.data.files import read_regular
+
 MODES = {1: "L", 3: "RGB"}
 RESAMPLE = Image.Resampling.BICUBIC
 
@@ -60,8 +61,6 @@ def decode_image(data, size, channels):
 
 def load_image(path, size, channels):
     """decode_image on a file's contents."""
-    from nnrun.data.files import read_regular  # files.py imports this module's EXTENSIONS
-
     return decode_image(read_regular(path), size, channels)
 
 

@@ -5,10 +5,11 @@ import os
 import re
 import stat
 
-from nnrun.data.decode import EXTENSIONS as IMAGE_EXTENSIONS
 from nnrun.errors import UserError
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+# the image files nnrun reads: what Pillow decodes that photo and scan folders hold
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zip")
 
 

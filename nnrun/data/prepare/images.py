@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnrun.data.files import check_unique, natural_key
+from nnrun.data.files import IMAGE_EXTENSIONS, check_unique, natural_key
 from nnrun.data.prepare.arrays import write_splits
-from nnrun.data.decode import EXTENSIONS
 from nnrun.data.prepare.image_cache import decode_all
 from nnrun.data.prepare.manifest import file_sha256, folder_source, manifest
 from nnrun.data.prepare.output import CACHE, prepare_into
@@ -175,11 +174,11 @@ def _files_under(folder):
 
 
 def _check_extensions(src, files):
-    wrong = [f for f in files if f.suffix.lower() not in EXTENSIONS]
+    wrong = [f for f in files if f.suffix.lower() not in IMAGE_EXTENSIONS]
     if wrong:
         more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
         what = f'unknown extension "{wrong[0].suffix}"' if wrong[0].suffix else "no extension"
-        raise UserError(f"{wrong[0]}: {what}{more}; images must be one of {' '.join(EXTENSIONS)}")
+        raise UserError(f"{wrong[0]}: {what}{more}; images must be one of {' '.join(IMAGE_EXTENSIONS)}")
 
 
 class LabelPattern:
