@@ -203,6 +203,7 @@ def test_train_names_the_address_as_watch_does_and_the_old_spelling_still_works(
     """The address of the page is --bind [HOST:]PORT in train as in watch (--bind alone asks for
     the page); --live, a flag in --help, still takes the address as its value, as it first did."""
     from nnrun.commands.train import DEFAULT_BIND, _worker_argv, live_address
+    from nnrun.train.request import TrainRequest
     from nnrun.live.launch import DEFAULT_BIND as SERVED
 
     assert DEFAULT_BIND == SERVED
@@ -211,7 +212,7 @@ def test_train_names_the_address_as_watch_does_and_the_old_spelling_still_works(
     assert live_address(DEFAULT_BIND, "0") == "0"                     # --live --bind 0
     assert live_address(None, "0.0.0.0:9000") == "0.0.0.0:9000"       # --bind 0.0.0.0:9000
     assert live_address("8092", None) == "8092"                       # the old --live 8092
-    assert _worker_argv("c.yaml", [], None, None, None, False, None, "0")[-2:] == ["--bind", "0"]
+    assert _worker_argv(TrainRequest("c.yaml", live="0"))[-2:] == ["--bind", "0"]
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"network": TABLE_NETWORK, "data": str(blobs(tmp_path / "ds", n=(60, 20, 0))),
                                       "train": {"epoch-count": 1}}))

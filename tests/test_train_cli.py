@@ -77,6 +77,7 @@ def test_cortex_block_on_the_screen_when_asked(cli, tmp_path, table):
     """--cortex-block prints the write-up's block, unrounded, above each epoch's line; a job of
     several processes passes the flag on to its workers."""
     from nnrun.commands.train import _worker_argv
+    from nnrun.train.request import TrainRequest
 
     config = small(tmp_path, table, epoch_count=1, metric={"name": "f-beta", "beta": 1, "positive": "b"})
     result = cli("train", config, "--run-dir", tmp_path / "run", "--cortex-block")
@@ -85,7 +86,7 @@ def test_cortex_block_on_the_screen_when_asked(cli, tmp_path, table):
     assert block, result.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.jsonl").read_text())
     assert [float(v) for v in block.groups()] == [metrics["precision"], metrics["recall"], metrics["f-beta"]]
-    assert "--cortex-block" in _worker_argv(config, [], None, None, None, False, None, None, True)
+    assert "--cortex-block" in _worker_argv(TrainRequest(config, cortex_block=True))
 
 
 def test_default_run_folder_and_quiet(cli, tmp_path, table, monkeypatch):

@@ -55,47 +55,45 @@ def train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, pr
     `nnrun train --resume RUN` goes on from there.
     """
     from nnrun.train.console import remembering_stops
-    live = live_address(live, bind)
+    from nnrun.train.request import TrainRequest
+
+    request = TrainRequest(config, tuple(overrides), run_dir, resume_run, device, quiet, tensorboard, print_config,
+                           live_address(live, bind), cortex_block)
     with remembering_stops():  # before the imports below, which take seconds
-        return _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live, nproc,
-               max_restarts, cortex_block)
+        return _train(request, nproc, max_restarts)
 
 
-def _train(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live, nproc,
-           max_restarts, cortex_block):
+def _train(request, nproc, max_restarts):
     from nnrun.train.distributed import RankError, launched
     from nnrun.train.start import train_command
     if max_restarts and nproc is None:
         raise UserError("--max-restarts goes with --nproc N (under torchrun, give it to torchrun)")
     if nproc is not None and launched():
         raise UserError("--nproc: this process is already a rank of a torchrun job; leave --nproc out")
-    if nproc is not None and not print_config:
+    if nproc is not None and not request.print_config:
         from nnrun.train.launch import launch
-        argv = _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorboard, live, cortex_block)
-        sys.exit(launch(nproc, max_restarts, argv))
+        sys.exit(launch(nproc, max_restarts, _worker_argv(request)))
     if launched() and os.environ.get("RANK") != "0":
         try:  # rank 0 says what went wrong; the other ranks' identical lines would only repeat it
-            return train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config,
-                                 live, cortex_block)
+            return train_command(request)
         except RankError:
             raise
         except UserError:
             sys.exit(2)
-    return train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live,
-                         cortex_block)
+    return train_command(request)
 
 
-def _worker_argv(config, overrides, run_dir, resume_run, device, quiet, tensorboard, live, cortex_block=False):
-    """The command line each worker of `--nproc` runs (after `nnrun train`)."""
-    argv = [config] if config else []
-    for override in overrides:
+def _worker_argv(r):
+    """The command line each worker of `--nproc` runs (after `nnrun train`) for request `r`."""
+    argv = [r.config] if r.config else []
+    for override in r.overrides:
         argv += ["--set", override]
-    for flag, value in (("--run-dir", run_dir), ("--resume", resume_run), ("--device", device),
-                        ("--bind", live)):
+    for flag, value in (("--run-dir", r.run_dir), ("--resume", r.resume_run), ("--device", r.device),
+                        ("--bind", r.live)):
         if value is not None:
             argv += [flag, str(value)]
-    return argv + (["--quiet"] if quiet else []) + (["--tensorboard"] if tensorboard else []) \
-        + (["--cortex-block"] if cortex_block else [])
+    return argv + (["--quiet"] if r.quiet else []) + (["--tensorboard"] if r.tensorboard else []) \
+        + (["--cortex-block"] if r.cortex_block else [])
 
 
 def live_address(live, bind):

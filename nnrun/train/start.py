@@ -18,20 +18,19 @@ import click
 from nnrun.errors import UserError
 
 
-def train_command(config, overrides, run_dir, resume_run, device, quiet, tensorboard, print_config, live,
-                  cortex_block=False):
-    """`nnrun train` with its options (nnrun.commands.train): what to train, then this process's
-    part of the job: the whole of it, or one rank's."""
-    spec, payload, resume_run, run_dir, folder = _resolve(config, overrides, run_dir, resume_run, device,
-                                                          tensorboard, lock=not print_config)
+def train_command(request):
+    """`nnrun train` with its options (a TrainRequest, nnrun.commands.train): what to train, then
+    this process's part of the job: the whole of it, or one rank's."""
+    spec, payload, resume_run, run_dir, folder = _resolve(request, lock=not request.print_config)
     try:
-        if print_config:
+        if request.print_config:
             import yaml
 
             click.echo(yaml.safe_dump(spec.resolved(), sort_keys=False, allow_unicode=True,
                                       default_flow_style=None), nl=False)
             return
-        outcome, parallel = _train_job(spec, payload, resume_run, run_dir, folder, quiet, live, cortex_block)
+        outcome, parallel = _train_job(spec, payload, resume_run, run_dir, folder, request.quiet, request.live,
+                                       request.cortex_block)
     finally:
         if folder is not None:  # a resume refused before training: the lock goes, nothing was written
             folder.close()
@@ -73,7 +72,7 @@ def _train_job(spec, payload, resume_run, run_dir, folder, quiet, live, cortex_b
         world.close()
 
 
-def _resolve(config, overrides, run_dir, resume_run, device, tensorboard, lock=True):
+def _resolve(request, lock=True):
     """(spec, resume payload or None, run to resume or None, run_dir, the resumed run's folder or
     None): what to train, with the command line's settings applied and its paths made absolute.
 
@@ -86,6 +85,7 @@ def _resolve(config, overrides, run_dir, resume_run, device, tensorboard, lock=T
     from nnrun.train.distributed import launched
     from nnrun.train.launch import previous_attempt
 
+    config, overrides, run_dir, resume_run = request.config, request.overrides, request.run_dir, request.resume_run
     payload = folder = None
     if resume_run is None and launched() and os.environ.get("RANK") == "0" and config is not None:
         # the launcher restarted the job (--max-restarts): go on from the attempt before
@@ -116,9 +116,9 @@ def _resolve(config, overrides, run_dir, resume_run, device, tensorboard, lock=T
             spec = load_spec(source, overrides)
         else:
             spec = load_spec(config, overrides)
-        if device is not None:
-            spec.train["device"] = device_value(device, "--device")
-        if tensorboard:
+        if request.device is not None:
+            spec.train["device"] = device_value(request.device, "--device")
+        if request.tensorboard:
             spec.train["tensorboard"] = True
         for section, key in ((spec.data, "path"), (spec.train, "init-from")):
             if section.get(key):
