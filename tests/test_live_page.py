@@ -25,6 +25,14 @@ MANY = 60
 WAIT_MS = 8000
 
 
+def serving(root):
+    """(root, its URL) while the live page serves the runs under root (for a module fixture)."""
+    server = start(Site(root), ("127.0.0.1", 0))
+    yield root, url_of(server)
+    server.shutdown()
+    server.server_close()
+
+
 def many_classes_matrix(k, seed=0):
     rng = np.random.default_rng(seed)
     matrix = rng.integers(0, 2, (k, k))
@@ -61,10 +69,7 @@ def world(tmp_path_factory):
     for record, threshold in zip(records, (0.009902, 0.009905, 0.009916)):  # apart in the 4th digit
         record["threshold"] = threshold
     (narrow / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    server = start(Site(root), ("127.0.0.1", 0))
-    yield root, url_of(server)
-    server.shutdown()
-    server.server_close()
+    yield from serving(root)
 
 
 @pytest.fixture
@@ -224,10 +229,7 @@ def dated(tmp_path_factory):
             record["learning-rate"] = 0.001 if name.startswith("mnist") else 0.1 * 0.5 ** k
             record["f-beta"] = 0.812345 + k / 1000
         (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    server = start(Site(root), ("127.0.0.1", 0))
-    yield root, url_of(server)
-    server.shutdown()
-    server.server_close()
+    yield from serving(root)
 
 
 @pytest.fixture

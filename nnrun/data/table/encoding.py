@@ -92,20 +92,11 @@ class ColumnEncoding:
         return out
 
     def encode_levels(self, names):
-        """Canonical level names (None: missing) of distinct raw values -> (float32 [U, width],
-        bool [U] which were words this column never saw). A word in a number column is the
-        index of the first such value, raised as NotANumber for the caller to name its row."""
+        """Canonical level names (None: missing) of distinct raw values of a category, two-valued
+        or date column -> (float32 [U, width], bool [U] which were words this column never saw).
+        A number column's cells are read by encode_frame (_numbers), which names a word's row."""
         count = len(names)
         missing = np.array([n is None for n in names], dtype=bool)
-        if self.kind == "number":
-            values = np.full(count, np.nan)
-            for i, name in enumerate(names):
-                if name is not None:
-                    number = number_of(name)
-                    if number is None:
-                        raise NotANumber(i)
-                    values[i] = number
-            return self.encode_numbers(values), np.zeros(count, bool)
         if self.kind == "category":
             lookup = {level: FIRST_LEVEL + i for i, level in enumerate(self.levels)}
             codes = np.array([MISSING if n is None else lookup.get(n, UNKNOWN) for n in names], np.float32)
@@ -147,10 +138,6 @@ def _shown(column, values):
         minutes = int(round(part["hour"] * 60))
         text += f" {minutes // 60:02d}:{minutes % 60:02d}"
     return text
-
-
-class NotANumber(Exception):
-    """A word among a number column's values: args[0] is its index among the values given."""
 
 
 @dataclass

@@ -70,12 +70,12 @@ class RawColumn:
                     row = first_row + int(np.flatnonzero(codes == k)[0]) + 1
                     raise UserError(f'{where} {place(row)}, column "{self.name}": {shown_cell(uniques[k])} is not '
                                     f"a finite number")
-            numbers = np.array([np.nan if n is None else _number_or_inf(n) for n in names] + [np.nan])
-            words = np.isinf(numbers)
+            values = [None if n is None else number_of(n) for n in names]
+            words = np.array([n is not None and v is None for n, v in zip(names, values)] + [False])
+            numbers = np.array([np.nan if v is None else v for v in values] + [np.nan])
             if words.any():
                 if self.forced == "number":
-                    self.words_as_missing += int(np.count_nonzero(words[codes]))
-                    numbers[words] = np.nan
+                    self.words_as_missing += int(np.count_nonzero(words[codes]))  # already NaN in numbers
                 elif first_row == 0:
                     self.words = True
                     return self._dictionary_ids(names, codes)
@@ -110,12 +110,6 @@ def _infinite(name):
         return not np.isfinite(float(name))
     except ValueError:
         return False
-
-
-def _number_or_inf(name):
-    """A cleaned cell's number, or infinity (never a cleaned cell's value) for a word."""
-    number = number_of(name)
-    return np.inf if number is None else number
 
 
 @dataclass
